@@ -1,0 +1,1 @@
+"""City Commitments ETL: pinned raw sources -> a versioned Frictionless data package."""

@@ -1,0 +1,121 @@
+"""The build step: read every source, resolve places, assemble resources, write build/.
+
+Order matters only here: readers -> place mentions from every fact step -> one
+place resolution over all of them -> fact resources joined on city_id.
+Each fact step is a small module in etl/steps/ with two functions:
+``mentions(tables)`` (the places it refers to) and ``build(tables, places)``
+(its resources, its own exclusions and report figures).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from rich.progress import Progress
+
+from etl import schema
+from etl.fetch import local_paths, manifest
+from etl.paths import BUILD
+from etl.sources import READERS
+from etl.sources.base import SourceTable, empty_exclusions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepOutput:
+    """What a fact step returns: resource frames, extra exclusions, report figures."""
+
+    resources: dict[str, pd.DataFrame]
+    exclusions: pd.DataFrame = field(default_factory=empty_exclusions)
+    report: dict = field(default_factory=dict)
+
+
+def fact_steps():
+    from etl.steps import partnerships, pledges, trade_flows
+    return [pledges, partnerships, trade_flows]
+
+
+def read_sources(paths: dict[str, Path], skip: set[str] = frozenset()) -> dict[str, SourceTable]:
+    tables = {}
+    with Progress(transient=True) as progress:
+        task = progress.add_task("reading sources", total=len(paths))
+        for source_id, path in paths.items():
+            if source_id not in skip:
+                tables[source_id] = READERS[source_id](path, source_id)
+            progress.advance(task)
+    return tables
+
+
+def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: dict[str, Path] | None = None) -> dict:
+    """Build every resource into ``out_dir/data`` and write ``out_dir/build_report.json``."""
+    from etl.steps.places import build_places
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    tables = read_sources(raw_paths or local_paths(), set(skip_sources))
+    timings["read"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    steps = fact_steps()
+    mentions = pd.concat([step.mentions(tables) for step in steps], ignore_index=True)
+    country_dict = tables.get("climactor_country_dict")
+    places = build_places(mentions, country_dict=country_dict.data if country_dict else None)
+    timings["resolve"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    resolved = pd.concat([mentions[["source_id", "source_row", "role"]].reset_index(drop=True),
+                          places.mention_city_ids.reset_index(drop=True)], axis=1)
+    resources: dict[str, pd.DataFrame] = {
+        "cities": places.cities, "city_redirects": places.redirects, "place_identifiers": places.crosswalk}
+    exclusions = [t_.exclusions for t_ in tables.values()]
+    step_reports = {}
+    for step in steps:
+        out: StepOutput = step.build(tables, resolved)
+        resources.update(out.resources)
+        exclusions.append(out.exclusions)
+        step_reports[step.__name__.rsplit(".", 1)[-1]] = out.report
+    resources["exclusions"] = pd.concat([e for e in exclusions if len(e)], ignore_index=True) if any(
+        len(e) for e in exclusions) else empty_exclusions()
+    timings["build"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    data_dir = out_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for name in schema.resource_names():
+        table = schema.to_arrow(name, resources[name])
+        schema.write_parquet(table, data_dir / f"{name}.parquet")
+        rows[name] = table.num_rows
+    timings["write"] = time.perf_counter() - t
+
+    report = {
+        "sources": {sid: {"rows_read": tb.rows_read, "rows_excluded": int(len(tb.exclusions)), **tb.notes}
+                    for sid, tb in sorted(tables.items())},
+        "skipped_sources": sorted(skip_sources),
+        "places": places.report,
+        "steps": step_reports,
+        "rows": rows,
+        "exclusions_by_reason": _exclusion_counts(resources["exclusions"]),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+    (out_dir / "build_report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    return report
+
+
+def _exclusion_counts(exclusions: pd.DataFrame) -> dict:
+    if exclusions.empty:
+        return {}
+    counts = exclusions.groupby(["source_id", "reason"], observed=True).size()
+    out: dict = {}
+    for (sid, reason), n in counts.items():
+        out.setdefault(sid, {})[reason] = int(n)
+    return out
+
+
+def source_ids() -> list[str]:
+    return [s["id"] for s in manifest()]

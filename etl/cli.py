@@ -1,0 +1,110 @@
+"""Command line: ``python -m etl <command>`` (the Makefile calls the same commands)."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from etl.paths import BUILD, PUBLISHED, RAW
+
+app = typer.Typer(help="Build, validate and publish the City Commitments data package.",
+                  no_args_is_help=True, add_completion=False)
+err = Console(stderr=True)
+
+MirrorOpt = typer.Option(None, "--mirror", envvar="RAW_MIRROR",
+                         help="Local folder holding the source files (found by upstream base name); "
+                              "checksums are verified all the same. Default: download from the pinned URLs.")
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")):
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_path=False, show_time=False)])
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def fetch(mirror: Optional[Path] = MirrorOpt,
+          raw_dir: Path = typer.Option(RAW, help="Download cache.")):
+    """Fetch every source in the manifest into raw/, verifying its sha256."""
+    from etl.fetch import FetchError, fetch_all
+    try:
+        paths = fetch_all(mirror, raw_dir)
+    except FetchError as exc:
+        _fail(exc)
+    err.print(f"{len(paths)} sources verified in {raw_dir}")
+
+
+@app.command()
+def build(out_dir: Path = typer.Option(BUILD, help="Where to write the built resources."),
+          skip_source: list[str] = typer.Option([], "--skip-source",
+                                                 help="Leave a source out (e.g. climactor_dec2022 to build the Sep 2022 vintage alone).")):
+    """Read the fetched sources, resolve places and write every resource to build/data/."""
+    from etl import build as build_mod
+    from etl.sources.base import SourceError
+    unknown = set(skip_source) - set(build_mod.source_ids())
+    if unknown:
+        _fail(ValueError(f"unknown source id(s) {sorted(unknown)}; known: {build_mod.source_ids()}"))
+    try:
+        report = build_mod.run(out_dir, set(skip_source))
+    except SourceError as exc:
+        _fail(exc)
+    from etl.report import print_build_summary
+    print_build_summary(report, err)
+
+
+@app.command()
+def validate(build_dir: Path = typer.Option(BUILD, help="The build to check.")):
+    """Run the data-quality gate (Table Schema checks + Great Expectations suites) on the build."""
+    from etl.quality import gate
+    result = gate.check_build(build_dir)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def publish(build_dir: Path = typer.Option(BUILD, help="The validated build."),
+            published: Path = typer.Option(PUBLISHED, help="Release folder."),
+            version: Optional[str] = typer.Option(None, help="Release version (default: `version` of datapackage.json).")):
+    """Publish the build as published/<version>/ (never rewrites an existing version)."""
+    from etl.publish import ReleaseError
+    from etl.publish import publish as do_publish
+    from etl.quality.gate import GateFailure
+    try:
+        target = do_publish(build_dir, published, version)
+    except (ReleaseError, GateFailure) as exc:
+        _fail(exc)
+    err.print(f"release: {target}")
+
+
+@app.command()
+def resolve(file: Optional[Path] = typer.Argument(None, help="CSV with columns name,country (default: stdin)."),
+            ):
+    """Attach city_id to your own list: CSV name,country in, CSV out with city_id, geonames_id, matched_name, method, score."""
+    from etl.places.cli import resolve_csv
+    source = open(file, newline="", encoding="utf-8") if file else sys.stdin
+    try:
+        resolve_csv(source, sys.stdout)
+    except ValueError as exc:
+        _fail(exc)
+
+
+@app.command()
+def serve(port: int = typer.Option(8001, help="Port on 127.0.0.1."),
+          published: Path = typer.Option(PUBLISHED, help="Release folder.")):
+    """Browse the latest release in datasette (read-only, loopback only)."""
+    from etl.release.serve import serve as do_serve
+    do_serve(published, port)
+
+
+if __name__ == "__main__":
+    app()

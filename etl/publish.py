@@ -1,0 +1,175 @@
+"""Publish the validated build as ``published/<version>/``: immutable, atomic, reproducible.
+
+The release is assembled in a staging folder beside the target, checked, and only
+then renamed into place; ``published/latest`` moves last. An existing version is
+never rewritten: identical content is a no-op, different content is refused.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from etl import schema
+from etl.paths import BUILD, PUBLISHED
+
+log = logging.getLogger(__name__)
+
+SUMS = "SHA256SUMS"
+# Reports that record the run (timings) rather than the data: listed in
+# datapackage.json but kept out of SHA256SUMS so the sums stay reproducible.
+RUN_REPORTS = ("quality.md", "quality.json")
+
+
+class ReleaseError(RuntimeError):
+    """The release cannot be published as asked; nothing under published/ was changed."""
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def csv_name(name: str) -> str:
+    return f"{name}-csv"
+
+
+def release_descriptor(stage: Path, version: str) -> dict:
+    """The top-level descriptor with this release's version and each file's path, bytes and hash.
+
+    Every table is published twice: ``<name>`` (Parquet) and ``<name>-csv`` (CSV),
+    with the same schema; the CSV twins' foreign keys point at CSV twins.
+    """
+    top = copy.deepcopy(schema.descriptor())
+    top["version"] = version
+    resources = []
+    for res in top["resources"]:
+        for fmt in ("parquet", "csv"):
+            r = copy.deepcopy(res)
+            r["path"] = f"data/{res['name']}.{fmt}"
+            r["format"] = fmt
+            r["mediatype"] = "application/vnd.apache.parquet" if fmt == "parquet" else "text/csv"
+            if fmt == "csv":
+                r["name"] = csv_name(res["name"])
+                r["encoding"] = "utf-8"
+                for fk in r["schema"].get("foreignKeys", []):
+                    if fk["reference"]["resource"]:
+                        fk["reference"]["resource"] = csv_name(fk["reference"]["resource"])
+            f = stage / r["path"]
+            r["bytes"] = f.stat().st_size
+            r["hash"] = f"sha256:{sha256(f)}"
+            resources.append(r)
+    top["resources"] = resources
+    reports = [p for p in ("CHANGELOG.md", "changes.json", "DATA_DICTIONARY.md", *RUN_REPORTS) if (stage / p).exists()]
+    top["reports"] = [{"path": p, "title": _REPORT_TITLES.get(p, p)} for p in reports]
+    return top
+
+
+_REPORT_TITLES = {
+    "CHANGELOG.md": "What changed since the previous release, per resource",
+    "changes.json": "The same changes, machine-readable",
+    "DATA_DICTIONARY.md": "Every resource and field, generated from the schema and the data",
+    "quality.md": "Data-quality report: checks run, results, exclusions, place resolution",
+    "quality.json": "The data-quality report, machine-readable",
+}
+
+
+def write_sums(stage: Path) -> None:
+    files = sorted(p for p in stage.rglob("*") if p.is_file() and p.name != SUMS and p.name not in RUN_REPORTS)
+    lines = [f"{sha256(p)}  {p.relative_to(stage).as_posix()}\n" for p in files]
+    (stage / SUMS).write_text("".join(lines), encoding="utf-8")
+
+
+def previous_release(published: Path, version: str) -> Path | None:
+    """The newest release older than ``version`` (by semver), for the changelog."""
+    def key(v: str):
+        return tuple(int(x) for x in v.split("."))
+    older = [p for p in published.iterdir() if p.is_dir() and not p.name.startswith(".")
+             and (p / SUMS).exists() and _is_semver(p.name) and key(p.name) < key(version)] if published.exists() else []
+    return max(older, key=lambda p: key(p.name)) if older else None
+
+
+def _is_semver(v: str) -> bool:
+    parts = v.split(".")
+    return len(parts) == 3 and all(p.isdigit() for p in parts)
+
+
+def assemble(stage: Path, build: Path, version: str, previous: Path | None) -> None:
+    from etl.release import changelog, dictionary
+
+    data = stage / "data"
+    data.mkdir(parents=True)
+    for name in schema.resource_names():
+        src = build / "data" / f"{name}.parquet"
+        if not src.exists():
+            raise ReleaseError(f"{src} is missing: run the build first (make build)")
+        shutil.copyfile(src, data / f"{name}.parquet")
+        import pyarrow.parquet as pq
+        schema.write_csv(pq.read_table(src), data / f"{name}.csv")
+    for report in RUN_REPORTS:
+        if (build / report).exists():
+            shutil.copyfile(build / report, stage / report)
+    changelog.write(stage, previous, version)
+    dictionary.write(stage)
+    (stage / "datapackage.json").write_text(
+        json.dumps(release_descriptor(stage, version), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_sums(stage)
+
+
+def publish(build: Path = BUILD, published: Path = PUBLISHED, version: str | None = None) -> Path:
+    """Publish ``build`` as ``published/<version>``; return the release folder."""
+    version = version or schema.descriptor()["version"]
+    if not _is_semver(version):
+        raise ReleaseError(f"version {version!r} is not semver (MAJOR.MINOR.PATCH)")
+    published.mkdir(parents=True, exist_ok=True)
+    target = published / version
+    stage = published / f".staging-{version}-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    try:
+        assemble(stage, build, version, previous_release(published, version))
+        from etl.quality import gate
+        gate.check_release(stage)
+        if target.exists():
+            old = (target / SUMS).read_text(encoding="utf-8") if (target / SUMS).exists() else None
+            if old == (stage / SUMS).read_text(encoding="utf-8"):
+                log.info("published/%s already holds identical content: nothing to do", version)
+                _point_latest(published, _newest(published))
+                return target
+            raise ReleaseError(
+                f"published/{version} already exists with different content; releases are immutable. "
+                f"Bump \"version\" in datapackage.json (e.g. to {_bump(version)}) and publish again.")
+        os.rename(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    _point_latest(published, _newest(published))
+    log.info("published %s", target)
+    return target
+
+
+def _newest(published: Path) -> str:
+    versions = [p.name for p in published.iterdir() if p.is_dir() and _is_semver(p.name)]
+    return max(versions, key=lambda v: tuple(int(x) for x in v.split(".")))
+
+
+def _bump(version: str) -> str:
+    major, minor, patch = (int(x) for x in version.split("."))
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def _point_latest(published: Path, version: str) -> None:
+    """Atomically point ``published/latest`` at ``version`` (a relative symlink)."""
+    link = published / "latest"
+    if link.is_symlink() and os.readlink(link) == version:
+        return
+    tmp = published / f".latest-{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(version, tmp)
+    os.replace(tmp, link)

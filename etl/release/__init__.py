@@ -1,0 +1,1 @@
+"""Release assembly: versioned, immutable, reproducible packages under published/."""

@@ -1,0 +1,144 @@
+"""Table schemas come from the top-level datapackage.json and nowhere else.
+
+This module derives from them what the build needs: the Arrow/Parquet types,
+the column order, the primary-key sort order, and deterministic file writers.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from etl.paths import DESCRIPTOR
+
+# Small enums become Arrow dictionaries, so pandas loads them as categoricals.
+CATEGORICAL_MAX_VALUES = 32
+
+# Fixed writer settings: same data -> byte-identical files.
+PARQUET_OPTIONS = dict(compression="zstd", compression_level=9, use_dictionary=True,
+                       write_statistics=True, data_page_version="2.0", version="2.6")
+
+
+@cache
+def descriptor(path: Path = DESCRIPTOR) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def resource_names() -> list[str]:
+    return [r["name"] for r in descriptor()["resources"]]
+
+
+def resource(name: str) -> dict:
+    for r in descriptor()["resources"]:
+        if r["name"] == name:
+            return r
+    raise KeyError(f"resource {name!r} is not in datapackage.json")
+
+
+def fields(name: str) -> list[dict]:
+    return resource(name)["schema"]["fields"]
+
+
+def primary_key(name: str) -> list[str]:
+    pk = resource(name)["schema"].get("primaryKey", [])
+    return [pk] if isinstance(pk, str) else list(pk)
+
+
+def is_categorical(field: dict) -> bool:
+    enum = field.get("constraints", {}).get("enum")
+    return field["type"] == "string" and enum is not None and len(enum) <= CATEGORICAL_MAX_VALUES
+
+
+def arrow_type(field: dict) -> pa.DataType:
+    t = field["type"]
+    if t == "string":
+        return pa.dictionary(pa.int32(), pa.string()) if is_categorical(field) else pa.string()
+    return {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
+            "date": pa.date32(), "year": pa.int64()}[t]
+
+
+def arrow_schema(name: str) -> pa.Schema:
+    return pa.schema([pa.field(f["name"], arrow_type(f), nullable=not f.get("constraints", {}).get("required", False))
+                      for f in fields(name)])
+
+
+def pandas_dtypes(name: str) -> dict[str, str]:
+    """The pandas dtypes a user gets from ``pd.read_parquet`` (used by tests and docs)."""
+    out = {}
+    for f in fields(name):
+        out[f["name"]] = {"string": "category" if is_categorical(f) else "string", "integer": "Int64",
+                          "number": "float64", "boolean": "bool", "date": "date", "year": "Int64"}[f["type"]]
+    return out
+
+
+def to_arrow(name: str, frame: pd.DataFrame) -> pa.Table:
+    """Cast ``frame`` to the resource's schema, sorted by primary key; refuse missing or extra columns."""
+    want = [f["name"] for f in fields(name)]
+    missing, extra = set(want) - set(frame.columns), set(frame.columns) - set(want)
+    if missing or extra:
+        raise ValueError(f"resource {name!r}: columns do not match datapackage.json "
+                         f"(missing {sorted(missing)}, unexpected {sorted(extra)})")
+    frame = frame[want]
+    pk = primary_key(name)
+    if pk:
+        frame = frame.sort_values(pk, kind="stable", ignore_index=True)
+    arrays = []
+    for f in fields(name):
+        col = frame[f["name"]]
+        typ = arrow_type(f)
+        if f["type"] == "date":
+            col = pd.to_datetime(col).dt.date
+        if pa.types.is_dictionary(typ):
+            enum = f["constraints"]["enum"]
+            values = col.astype("string")
+            bad = values.dropna()[~values.dropna().isin(enum)]
+            if len(bad):
+                raise ValueError(f"resource {name!r}, field {f['name']!r}: values outside the enum: {sorted(set(bad))[:5]}")
+            # Dictionary order = enum order, so the files do not depend on which values occur first.
+            indices = pa.array(pd.Categorical(values, categories=enum).codes, type=pa.int32())
+            mask = pa.array(values.isna().to_numpy())
+            arr = pa.DictionaryArray.from_arrays(pa.compute.if_else(mask, pa.scalar(None, pa.int32()), indices), pa.array(enum, pa.string()))
+        else:
+            arr = pa.array(col.astype(object).where(col.notna(), None).tolist(), type=typ)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(name))
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    # Drop pandas metadata: it carries nothing the schema does not, and varies with library versions.
+    table = table.replace_schema_metadata(None)
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp, **PARQUET_OPTIONS))
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    """RFC 4180 CSV, UTF-8, '\\n' line ends, quotes only where needed, empty = null."""
+    plain = table.cast(pa.schema([pa.field(f.name, pa.string() if pa.types.is_dictionary(f.type) else f.type)
+                                  for f in table.schema]))
+    options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+    _atomic_write(path, lambda tmp: pacsv.write_csv(plain, tmp, write_options=options))
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """Read a published Parquet file with nullable pandas dtypes (Int64, string, category)."""
+    table = pq.read_table(path)
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}
+    return table.to_pandas(types_mapper=mapping.get)

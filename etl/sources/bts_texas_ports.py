@@ -1,0 +1,133 @@
+"""Reader for BTS TransBorder annual trade at Texas border ports with Mexico (``texas_mexico_ports.csv``).
+
+One row per year x port x mode x trade type, 1993-2025. Columns: Year, PortCode, Port, Mode,
+TradeType, TradeValue, Weight, FreightCharges, Region, Lat, Lon, WeightLb.
+
+Quirks handled, and why:
+
+* The partner country is implicit (Mexico): ``partner_country_iso3 = "MEX"`` is added.
+* Money is written as floats with ".0" ("10389.0"): TradeValue and FreightCharges are
+  converted to Int64 exactly from the text (no float round trip); a value with a real
+  fraction -> exclusion with the column and value.
+* Weights: ``Weight`` is kilograms and ``WeightLb`` pounds (WeightLb / Weight = 2.2046 on
+  every row with both, apart from rounding of tiny values). Unlike the money columns they
+  carry real 2-decimal fractions on ~1,180 rows ("197170.29"), so they are read as float64
+  (``weight_kg``, ``weight_lb``), not Int64: rounding would lose data and excluding those
+  rows would be wrong. Both are blank together: for surface-mode exports, and for every row
+  of 1993-1994.
+* ``Mode`` is kept as written ("Truck", "Foreign Trade Zones (FTZs)",
+  "Mail (U.S. Postal Service)", ...). ``TradeType`` Export/Import -> ``flow`` export/import.
+* 1993 covers 9 months only (the series starts in April 1993): its annual totals are not
+  comparable with later years; later steps flag it. The upstream advises 2007+ for port detail.
+* This overlaps ``dot1_0115.csv`` for January 2015 at a different (annual) granularity:
+  never add the two together.
+
+Exclusions: a bad Year, PortCode that is not 4 digits, TradeType not Export/Import, a blank or
+non-integral TradeValue, a non-integral FreightCharges, a non-numeric Weight/WeightLb/Lat/Lon.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .base import SourceError, SourceTable, empty_exclusions, make_exclusions
+
+COLUMNS = ["Year", "PortCode", "Port", "Mode", "TradeType", "TradeValue", "Weight", "FreightCharges", "Region",
+           "Lat", "Lon", "WeightLb"]
+FLOWS = {"Export": "export", "Import": "import"}
+OUTPUT_DTYPES = {
+    "source_row": "Int64", "year": "Int64", "port_code": "string", "port_name": "string", "mode": "string",
+    "flow": "string", "partner_country_iso3": "string", "value_usd": "Int64", "weight_kg": "float64",
+    "freight_charges_usd": "Int64", "region": "string", "latitude": "float64", "longitude": "float64",
+    "weight_lb": "float64",
+}
+PARTIAL_YEARS = {1993: "April-December only (9 months)"}
+WHOLE = r"\d+(\.0*)?"
+
+
+def _join_reasons(reasons: list[pd.Series], index: pd.Index) -> pd.Series:
+    out = pd.Series("", index=index, dtype="string")
+    for r in reasons:
+        r = r.astype("string").fillna("")
+        out = out.where(r == "", out.where(out == "", out + "; ") + r)
+    return out
+
+
+def _reason(mask: pd.Series, text: pd.Series | str) -> pd.Series:
+    return pd.Series(pd.NA, index=mask.index, dtype="string").mask(mask, text)
+
+
+def _whole(s: pd.Series) -> pd.Series:
+    """Exact Int64 from text like "1018926908.0"; <NA> where blank or not whole."""
+    ok = s.str.fullmatch(WHOLE, na=False)
+    return pd.to_numeric(s.where(ok).str.replace(r"\.0*$", "", regex=True), errors="coerce").astype("Int64")
+
+
+def read(path: Path, source_id: str) -> SourceTable:
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError as exc:
+        raise SourceError(source_id, f"{path.name} is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SourceError(source_id, f"{path.name} cannot be read as a UTF-8 CSV: {exc}") from exc
+    missing = [c for c in COLUMNS if c not in raw.columns]
+    if missing:
+        raise SourceError(source_id, f"{path.name}: missing column(s) {missing}; header is {list(raw.columns)}")
+    extra = [c for c in raw.columns if c not in COLUMNS]
+    if extra:
+        raise SourceError(source_id, f"{path.name}: unexpected column(s) {extra}")
+
+    n = len(raw)
+    raw = raw[COLUMNS]
+    raw.insert(0, "source_row", pd.array(np.arange(1, n + 1), dtype="Int64"))
+    s = {c: raw[c].astype("string").str.strip() for c in COLUMNS}
+    floats = {c: pd.to_numeric(s[c].mask(s[c] == ""), errors="coerce").astype("float64")
+              for c in ["Weight", "WeightLb", "Lat", "Lon"]}
+
+    reasons = [
+        _reason(~s["Year"].str.fullmatch(r"\d{4}(\.0*)?"), "Year is not a year: " + s["Year"].map(repr)),
+        _reason(~s["PortCode"].str.fullmatch(r"\d{4}"), "PortCode is not 4 digits: " + s["PortCode"].map(repr)),
+        _reason(~s["TradeType"].isin(list(FLOWS)), "TradeType is not Export/Import: " + s["TradeType"].map(repr)),
+        _reason(s["TradeValue"] == "", "TradeValue is blank"),
+        _reason((s["TradeValue"] != "") & ~s["TradeValue"].str.fullmatch(WHOLE),
+                "TradeValue is not a whole number of USD: " + s["TradeValue"].map(repr)),
+        _reason((s["FreightCharges"] != "") & ~s["FreightCharges"].str.fullmatch(WHOLE),
+                "FreightCharges is not a whole number of USD: " + s["FreightCharges"].map(repr)),
+    ]
+    for c, v in floats.items():
+        reasons.append(_reason(v.isna() & (s[c] != ""), f"{c} is not a number: " + s[c].map(repr)))
+    reason = _join_reasons(reasons, raw.index)
+    bad = reason != ""
+
+    out = pd.DataFrame({
+        "source_row": raw["source_row"],
+        "year": _whole(s["Year"]),
+        "port_code": s["PortCode"],
+        "port_name": s["Port"].mask(s["Port"] == ""),
+        "mode": s["Mode"].mask(s["Mode"] == ""),
+        "flow": s["TradeType"].map(FLOWS, na_action="ignore"),
+        "partner_country_iso3": "MEX",
+        "value_usd": _whole(s["TradeValue"]),
+        "weight_kg": floats["Weight"],
+        "freight_charges_usd": _whole(s["FreightCharges"]),
+        "region": s["Region"].mask(s["Region"] == ""),
+        "latitude": floats["Lat"],
+        "longitude": floats["Lon"],
+        "weight_lb": floats["WeightLb"],
+    }).astype(OUTPUT_DTYPES)[list(OUTPUT_DTYPES)]
+
+    exclusions = make_exclusions(source_id, raw[bad], reason[bad]) if bad.any() else empty_exclusions()
+    data = out[~bad].reset_index(drop=True)
+    both = data["weight_kg"].notna() & data["weight_lb"].notna() & (data["weight_kg"] > 1)
+    ratio = (data.loc[both, "weight_lb"] / data.loc[both, "weight_kg"])
+    notes = {
+        "partial_years": {str(y): v for y, v in PARTIAL_YEARS.items() if (data["year"] == y).any()},
+        "weight_blank": int(data["weight_kg"].isna().sum()),
+        "weight_fractional": int((data["weight_kg"] % 1 > 0).sum()),
+        "weight_lb_per_kg_median": round(float(ratio.median()), 4) if len(ratio) else None,
+        "years": [int(data["year"].min()), int(data["year"].max())] if len(data) else [],
+    }
+    return SourceTable(source_id=source_id, rows_read=n, data=data, exclusions=exclusions, notes=notes)
