@@ -13,7 +13,7 @@ from rich.logging import RichHandler
 from etl.paths import BUILD, PUBLISHED, RAW
 
 app = typer.Typer(help="Build, validate and publish the City Commitments data package.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 err = Console(stderr=True)
 
 MirrorOpt = typer.Option(None, "--mirror", envvar="RAW_MIRROR",

@@ -62,7 +62,8 @@ def read(path: Path, source_id: str) -> SourceTable:
     reason = pd.Series(reasons, index=frame.index, dtype="string")
 
     bad_code = ~frame["port_code"].astype("string").str.fullmatch(r"\d{4}|\d{2}XX")
-    reason = reason.mask((reason == "") & bad_code, "port code is not 4 digits or NNXX: " + frame["port_code"].map(repr))
+    reason = reason.mask((reason == "") & bad_code,
+                         "port code is not 4 digits or NNXX: " + frame["port_code"].map(repr))
     first = frame.groupby("port_code")["source_row"].transform("min")
     dup = frame["port_code"].duplicated()
     reason = reason.mask((reason == "") & dup, "duplicate port code " + frame["port_code"].map(repr)

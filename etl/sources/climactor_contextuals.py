@@ -95,17 +95,29 @@ def _byte_of(ch: str) -> int:
         return ord(ch)
 
 
-_CONT = "".join(ch for ch in map(chr, range(0x80, 0x2200)) if ord(ch) < 0x100 or len(ch.encode("cp1252", "ignore")) == 1)
-_CONT = "".join(ch for ch in _CONT if 0x80 <= _byte_of(ch) <= 0xBF)
+def _chars_of(b: int) -> str:
+    """The characters a UTF-8 continuation byte may have become: its cp1252 and latin-1 readings."""
+    try:
+        return bytes([b]).decode("cp1252") + chr(b)
+    except UnicodeDecodeError:  # a cp1252 gap (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+        return chr(b)
+
+
+_CONT = "".join(_chars_of(b) for b in range(0x80, 0xC0))
 # A UTF-8 lead byte (0xC2-0xF4, read as a cp1252 letter) followed by 1-3 continuation bytes.
 MOJIBAKE = re.compile("[\u00c2-\u00f4][" + re.escape(_CONT) + "]{1,3}")
 
 
 def _undo(match: re.Match) -> str:
+    text = match.group(0)
+    lead = _byte_of(text[0])
+    size = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4  # bytes in the UTF-8 sequence
+    if len(text) < size:
+        return text
     try:
-        return bytes(_byte_of(ch) for ch in match.group(0)).decode("utf-8")
+        return bytes(_byte_of(ch) for ch in text[:size]).decode("utf-8") + text[size:]
     except UnicodeDecodeError:
-        return match.group(0)
+        return text
 
 
 def _fix_mojibake(value: str) -> str:
@@ -129,9 +141,10 @@ def _clean_text(col: pd.Series) -> tuple[pd.Series, int]:
     suspect = col.str.contains(r"[^\x00-\x7f]|<U\+[0-9A-Fa-f]{4,6}>", regex=True, na=False)
     non_ascii = col[suspect].unique()
     mapping = {v: fixed for v in non_ascii if (fixed := _fix_mojibake(v)) != v}
-    repaired = int(col.isin(list(mapping)).sum())
-    if mapping:
-        col = col.replace(mapping)
+    hit = col.isin(list(mapping))
+    repaired = int(hit.sum())
+    if repaired:
+        col = col.where(~hit, col.map(mapping))
     col = col.str.replace("\xa0", " ", regex=False).str.strip()
     return col.mask(col.isin(MISSING)), repaired
 

@@ -1,0 +1,712 @@
+"""Resolve place mentions to GeoNames places.
+
+``resolve(mentions)`` takes a frame with ``name`` and ``country`` (ISO2, ISO3 or any name,
+also "Region, Country"), optional ``admin1``, ``latitude``, ``longitude`` and ``place_type``,
+and returns, on the same index:
+
+=====================  ========================================================================
+status                 "resolved" (to a GeoNames place) | "ambiguous" | "unresolved"
+geonames_id            Int64, <NA> unless resolved
+matched_name           GeoNames primary name of the match (or of the parent for a district)
+method                 how it was decided (see below)
+score                  0..100 name-match score (100 exact, 97 designator-stripped, 95 alternate,
+                       92 alternate designator-stripped, rapidfuzz ratio for fuzzy)
+country_iso3           ISO3 of the country
+admin1                 GeoNames admin1 code of the match; else the code of the hint; else <NA>
+qualifier              text removed from the name ("Los Angeles" in "Encino (Los Angeles)")
+base_name              name with the qualifier removed
+place_type             city | district | county | region | port | port_district | metro | pseudo
+parent_geonames_id     Int64: for districts, the parent city ("Encino (Los Angeles)" -> 5368361)
+parent_name            the parent's GeoNames name
+fips                   US county FIPS code for "X County, ST" mentions (<NA> otherwise)
+distance_km            distance from the mention's coordinates to the match (when both exist)
+n_candidates           places the name matched (after country / admin1 filters)
+candidates             up to 5 candidate ids "gn..;gn.." (for ambiguous mentions)
+provisional_id         the id the place has without GeoNames (see ``etl.places.ids``)
+city_id                "gn<id>" when resolved, else ``provisional_id``
+=====================  ========================================================================
+
+Rules, in order (each distinct (name, country, admin1, coordinates rounded to 4 decimals,
+place_type) is resolved once; the gazetteer look-ups are hash look-ups, no scans):
+
+1. ``place_type`` "region", "pseudo" or "port_district", or a county / district / region
+   designator in the name ("Los Angeles County, CA", "Kreis Kleve", "Gunma Prefecture",
+   "Celle (district)"): **not a city**: status "unresolved", method "not_a_city", never
+   matched to the city of the same name. US counties get their FIPS code.
+2. A qualified name is first tried whole ("Frankfurt (Oder)", "Washington, D.C.").
+3. Qualifiers: ", XX" state suffix -> admin1 hint. "(Q)" / ", Q": a type word ("(city)",
+   "(district)"); a country (ignored; "Varna, Bulgaria" with an empty country field adopts it);
+   a parent city (parentheses first: "Encino (Los Angeles)", "Setagaya (Tokyo)"): the base name
+   must match a place within 50 km of the parent (the parent itself excluded) -> resolved to
+   that place as a district with ``parent_geonames_id``; otherwise a provisional district of
+   the parent; an admin1 region ("Coventry, New York", "Lagoa, Azores", "Langen (Hessen)")
+   -> hard admin1 filter. An unknown qualifier ("Wellington, Shropshire") disables the
+   population rule and refuses a unique candidate of more than 100,000 inhabitants (a big city
+   needs no qualifier): such mentions end ambiguous rather than guessed.
+4. Candidates = places in the same country whose primary or alternate names match the
+   normalised name (ranks: primary < primary designator-stripped < alternate < alternate
+   designator-stripped). Filters, in order: admin1 (hard: no candidate in the hinted admin1
+   -> unresolved), coordinates (the best-ranked, then nearest, candidate within 30 km, 60 km
+   for places of 500,000+; none within reach -> unresolved, except that a primary-name
+   candidate that is the only one in an explicitly hinted admin1 is kept and its distance
+   reported), then the best rank; several left -> the largest wins only when it is a primary
+   name match and has more than 10x the population of the next; otherwise "ambiguous".
+5. Fuzzy (rapidfuzz ratio, only names of 5+ letters, same country): with coordinates, the
+   best match >= 90 among places within 30 km; without, the best form >= 92 in the country
+   with no other form within 2 points, mapping to a single place (after admin1).
+6. Coordinates only: the nearest place within 5 km whose name is fuzzy-similar
+   (token_set_ratio >= 85 or partial_ratio >= 90).
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from etl.places import ids as idmod
+from etl.places.admin1 import US_TERRITORIES, admin1_code, us_state_codes
+from etl.places.countries import country_name_index, iso2_to_iso3, iso3_to_iso2, resolve_country_field
+from etl.places.gazetteer import Gazetteer, designator_key, haversine_km, load_gazetteer, normalise
+from etl.places.parse import (QUALIFIER_TYPES, ParsedName, alternatives, clean_text, designator_type, parse_name,
+                               strip_district_number)
+
+# ---- tunables (documented in the module docstring) ---------------------------------------
+RADIUS_KM = 30.0             # mention coordinates vs candidate
+RADIUS_BIG_KM = 60.0         # ... for candidates with population >= BIG_POP
+BIG_POP = 500_000
+PARENT_RADIUS_KM = 50.0      # district vs its parent city
+DOMINANCE = 10.0             # population factor for the population rule
+CLUSTER_KM = 10.0            # same-name candidates this close together are one place
+COARSE_KM = 90.0             # reach for whole-degree coordinates
+POP_MATCH = 2.5              # population factor for "coordinates are off" acceptance
+GUARD_POP = 100_000          # unknown qualifier: refuse a unique candidate this large
+FUZZY_MIN = 92.0             # fuzzy without coordinates
+FUZZY_MARGIN = 2.0
+FUZZY_COORD_MIN = 90.0       # fuzzy among places within FUZZY_COORD_KM
+FUZZY_COORD_KM = 10.0
+FUZZY_LONG = 12              # without coordinates: only names this long ...
+FUZZY_LONG_MIN = 95.0        # ... at this score, or names equal once spaces / hyphens are removed
+FUZZY_MIN_LEN = 5
+NEAREST_KM = 5.0             # coordinates-only fallback (see _junk_variant)
+
+# "Rottenburg am Neckar" -> "rottenburg": river / region additions to a town name
+_HEAD = re.compile(r" (?:am|an der|an den|im|in der|ob der|bei|upon|on|sur|sous|sul|sulla|nad|pod|na) ")
+
+TIER = {0: "exact_primary", 1: "normalised_primary", 2: "exact_alternate", 3: "normalised_alternate"}
+TIER_SCORE = {0: 100.0, 1: 97.0, 2: 95.0, 3: 92.0}
+NOT_CITY_TYPES = {"region", "pseudo", "port_district", "county", "district", "association", "country"}
+
+OUTPUT_COLUMNS = [
+    "status", "geonames_id", "matched_name", "method", "score", "country_iso3", "admin1", "qualifier",
+    "base_name", "place_type", "parent_geonames_id", "parent_name", "fips", "distance_km", "n_candidates",
+    "candidates", "provisional_id", "city_id",
+]
+
+
+@dataclass
+class Pick:
+    status: str                      # resolved | ambiguous | none
+    pos: int = -1
+    method: str = ""
+    score: float = 0.0
+    distance: float = float("nan")
+    n: int = 0
+    cands: tuple = ()
+    reason: str = ""
+
+
+@dataclass
+class Out:
+    status: str = "unresolved"
+    pos: int = -1
+    method: str = "unresolved"
+    score: float = 0.0
+    iso3: str | None = None
+    admin1: str | None = None
+    qualifier: str | None = None
+    base: str = ""
+    place_type: str = "city"
+    parent_pos: int = -1
+    fips: str | None = None
+    distance: float = float("nan")
+    n: int = 0
+    cands: tuple = ()
+    id_admin1: str | None = None
+    id_parent: str | None = None
+    prov_type: str = "city"          # the type the provisional id carries
+    id_base: str | None = None       # the base name the provisional id carries (designator removed)
+    needs_fuzzy: bool = False
+    norm_for_fuzzy: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class _Ctx:
+    def __init__(self, g: Gazetteer):
+        self.g = g
+        self.countries = country_name_index()
+        self.parent_cache: dict = {}
+        self.i2 = iso3_to_iso2()
+
+    # --- name -> candidate arrays --------------------------------------------------------
+    def cands(self, cc: str | None, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if not cc:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8)
+        n = normalise(name)
+        if not n:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8)
+        return self.g.lookup(cc, n, designator_key(n))
+
+    # --- the selection rules ---------------------------------------------------------------
+    def select(self, pos, rank, *, admin1=None, admin1_soft=False, lat=None, lon=None, radius=None,
+               allow_dominance=True, exclude=(), guard=False, keep_far_admin1=True, mpop=None) -> Pick:
+        g = self.g
+        if len(exclude) and len(pos):
+            m = ~np.isin(pos, np.asarray(exclude, dtype=np.int64))
+            pos, rank = pos[m], rank[m]
+        if not len(pos):
+            return Pick("none", reason="no_candidate")
+        has_xy = lat is not None and lon is not None and not (math.isnan(lat) or math.isnan(lon))
+        if admin1 and admin1_soft and has_xy:
+            # a free-text state column is often wrong: with coordinates it only breaks ties
+            pk = self.select(pos, rank, admin1=admin1, lat=lat, lon=lon, radius=radius, exclude=(),
+                             keep_far_admin1=False, mpop=None)
+            if pk.status == "resolved":
+                return pk
+            return self.select(pos, rank, lat=lat, lon=lon, radius=radius, mpop=mpop)
+        suffix = ""
+        if admin1:
+            m = g.admin1[pos] == admin1
+            if not m.any():
+                return Pick("none", n=len(pos), cands=self._top(pos), reason="admin1_mismatch")
+            pos, rank = pos[m], rank[m]
+            suffix += "_admin1"
+        n = len(pos)
+        if has_xy:
+            if radius is None:
+                coarse = float(lat).is_integer() and float(lon).is_integer()
+                reach = np.where(g.pop[pos] >= BIG_POP, RADIUS_BIG_KM, RADIUS_KM)
+                if coarse:  # "37.0, -3.0": whole-degree coordinates are only good to ~70 km
+                    reach = np.maximum(reach, COARSE_KM)
+            else:
+                reach = np.full(len(pos), radius)
+            tries = [("", lat, lon)]
+            if radius is None:  # sign errors and swapped axes, common in hand-made lists
+                tries += [("_fixed", lat, -lon), ("_fixed", -lat, lon), ("_fixed", lon, lat)]
+            d0 = None
+            for tag, la, lo in tries:
+                if abs(la) > 90:
+                    continue
+                d = haversine_km(la, lo, g.lat[pos], g.lon[pos])
+                if d0 is None:
+                    d0 = d
+                w = d <= reach
+                if w.any():
+                    p2, r2, d2 = pos[w], rank[w], d[w]
+                    o = np.lexsort((g.gid[p2], d2, r2))
+                    i = o[0]
+                    return Pick("resolved", int(p2[i]), TIER[int(r2[i])] + suffix + "_coords" + tag,
+                                TIER_SCORE[int(r2[i])], float(d0[w][i]), n, self._top(pos))
+            d = d0
+            best = int(rank.min())
+            b = rank == best
+            if admin1 and keep_far_admin1 and radius is None and b.sum() == 1 and best <= 1:
+                # the name and an explicit state agree: keep it, report the distance
+                i = int(np.flatnonzero(b)[0])
+                return Pick("resolved", int(pos[i]), TIER[best] + suffix, TIER_SCORE[best], float(d[i]),
+                            n, self._top(pos), reason="coords_far")
+            if radius is None and n == 1 and best <= 1 and mpop and g.pop[pos[0]] > 0:
+                ratio = g.pop[pos[0]] / mpop
+                if 1 / POP_MATCH <= ratio <= POP_MATCH:
+                    # the only place of that name, of the size the source gives: the coordinates are off
+                    return Pick("resolved", int(pos[0]), TIER[best] + suffix + "_population_match", TIER_SCORE[best],
+                                float(d[0]), n, self._top(pos), reason="coords_far")
+            return Pick("none", n=n, cands=self._top(pos), distance=float(d.min()), reason="coords_mismatch")
+        best = int(rank.min())
+        b = rank == best
+        p2 = pos[b]
+        if len(p2) == 1:
+            if guard and g.pop[p2[0]] >= GUARD_POP:
+                return Pick("ambiguous", method="ambiguous", score=TIER_SCORE[best], n=n, cands=self._top(pos),
+                            reason="unknown_qualifier_big_city")
+            return Pick("resolved", int(p2[0]), TIER[best] + suffix, TIER_SCORE[best], n=n, cands=self._top(pos))
+        pops = g.pop[p2]
+        o = np.lexsort((g.gid[p2], -pops))
+        if allow_dominance and best <= 1:
+            top, second = pops[o[0]], pops[o[1]]
+            if top > DOMINANCE * max(second, 1) and top >= 1000:
+                return Pick("resolved", int(p2[o[0]]), TIER[best] + suffix + "_population", TIER_SCORE[best], n=n,
+                            cands=self._top(pos))
+        # one place entered twice (a town and its village centre): all within CLUSTER_KM
+        lead = p2[o[0]]
+        if (not guard and (g.admin1[p2] == g.admin1[lead]).all()
+                and haversine_km(g.lat[lead], g.lon[lead], g.lat[p2], g.lon[p2]).max() <= CLUSTER_KM):
+            return Pick("resolved", int(lead), TIER[best] + suffix + "_cluster", TIER_SCORE[best], n=n,
+                        cands=self._top(pos))
+        return Pick("ambiguous", method="ambiguous", score=TIER_SCORE[best], n=n, cands=self._top(pos))
+
+    def _top(self, pos):
+        return pos  # candidate positions; turned into ids only for unresolved output rows
+
+    def parent(self, cc: str, q: str) -> int:
+        """Position of the city a qualifier names, or -1."""
+        key = (cc, q)
+        if key not in self.parent_cache:
+            pos, rank = self.cands(cc, q)
+            pk = self.select(pos, rank)
+            self.parent_cache[key] = pk.pos if pk.status == "resolved" else -1
+        return self.parent_cache[key]
+
+
+def _isnan(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _us_county(g: Gazetteer, base_norm: str, admin1: str | None) -> tuple[str | None, str | None]:
+    c = g.us_counties
+    names = {f"{base_norm} county", f"{base_norm} parish", f"{base_norm} borough", base_norm}
+    m = c["norm"].isin(names)
+    if admin1:
+        m &= c["state"] == admin1
+    hit = c[m]
+    if len(hit) == 1:
+        return str(hit["fips"].iloc[0]), str(hit["state"].iloc[0])
+    return None, None
+
+
+def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_admin1: str | None,
+                 region_hint: str | None, lat, lon, type_hint: str | None, mpop: float | None = None) -> Out:
+    g = ctx.g
+    o = Out(iso3=iso3)
+    raw = clean_text(name)
+    o.base = raw
+    th = (type_hint or "").strip().casefold() or None
+    cc = ctx.i2.get(iso3) if iso3 else None
+
+    # admin1 hint: explicit column, else from the country field ("England", "Azores, Portugal")
+    # (an admin1 column is soft when coordinates exist: see select(); the others are hard)
+    hint = admin1_code(cc, admin1_text) if isinstance(admin1_text, str) else None
+    soft = hint is not None
+    if hint is None and country_admin1:
+        hint = country_admin1
+    if hint is None and region_hint:
+        hint = admin1_code(cc, region_hint)
+    p = parse_name(raw)
+    q = p.qualifier
+    o.qualifier = q
+    base = p.base
+    unknown_qualifier = False
+    parent_pos = -1
+    qtype = None
+
+    # ", XX" suffix
+    if p.style == "state":
+        code = admin1_code(cc or "US", p.state)
+        if cc is None and code and code in us_state_codes():
+            cc, iso3 = "US", "USA"
+            o.iso3 = iso3
+        if code:
+            hint, soft = code, False
+        else:  # not a state of this country ("Breda, NL"): an ordinary comma qualifier
+            p = ParsedName(base=p.base, qualifier=p.qualifier, style="comma")
+    if cc == "US" and hint in US_TERRITORIES:
+        cc, hint = US_TERRITORIES[hint], None
+        iso3 = iso2_to_iso3().get(cc)
+        o.iso3 = iso3
+    o.admin1 = hint
+    o.id_admin1 = hint
+
+    if th in ("region", "pseudo", "port_district", "association", "country"):
+        o.place_type = o.prov_type = th
+        o.base = base
+        o.id_base = designator_type(normalise(base))[1]
+        o.method = "not_a_city"
+        return o
+
+    # whole qualified name first ("Frankfurt (Oder)", "Washington, D.C.")
+    if q and p.style in ("paren", "comma", "dash", "alt") and cc:
+        pos, rank = ctx.cands(cc, raw)
+        if len(pos):
+            m = rank != 1
+            m &= rank != 3
+            pk = ctx.select(pos[m], rank[m], admin1=hint, admin1_soft=soft, lat=lat, lon=lon, allow_dominance=True,
+                            mpop=mpop)
+            if pk.status == "resolved":
+                return _fill(o, g, pk, base=raw, qualifier=None)
+
+    # qualifier classification
+    if q and p.style in ("paren", "comma", "dash"):
+        qn = normalise(q)
+        code = admin1_code(cc, q) if cc else None
+        q_iso = ctx.countries.get(qn)
+        if qn in QUALIFIER_TYPES:
+            qtype = QUALIFIER_TYPES[qn]
+        elif q_iso and (iso3 is None or q_iso == iso3 or code is None):
+            # a country: adopt it when the country field is empty, else ignore it
+            # ("Breda, Spain" filed under NLD keeps NLD; its coordinates decide)
+            if iso3 is None:
+                iso3, cc = q_iso, ctx.i2.get(q_iso)
+                o.iso3 = iso3
+        elif p.style == "dash":
+            parent_pos = ctx.parent(cc, strip_district_number(q)) if cc else -1
+            if parent_pos < 0:
+                unknown_qualifier = True
+        elif p.style == "alt":
+            pass  # handled below: each alternative is tried with the coordinates
+        elif p.style == "paren":
+            # a parent city first ("Encino (Los Angeles)"); a region when the base is not near the
+            # city but is in the region ("Langen (Hessen)"); else a district of the parent
+            parent_pos = ctx.parent(cc, q) if cc else -1
+            if parent_pos >= 0 and code is not None:
+                pos, rank = ctx.cands(cc, base)
+                pk = ctx.select(pos, rank, lat=g.lat[parent_pos], lon=g.lon[parent_pos], radius=PARENT_RADIUS_KM,
+                                exclude=(parent_pos,))
+                if pk.status != "resolved":
+                    pk = ctx.select(pos, rank, admin1=code, lat=lat, lon=lon, allow_dominance=True)
+                    if pk.status == "resolved":
+                        parent_pos = -1
+            if parent_pos < 0:
+                if code is not None:
+                    hint, soft = code, False
+                    o.admin1 = o.id_admin1 = hint
+                else:
+                    unknown_qualifier = True
+        else:  # comma: a region first ("Coventry, New York"), else a parent city
+            if code is not None:
+                hint, soft = code, False
+                o.admin1 = o.id_admin1 = hint
+            elif cc:
+                parent_pos = ctx.parent(cc, q)
+                if parent_pos < 0:
+                    unknown_qualifier = True
+    o.base = base
+
+    if cc is None:
+        c_iso = ctx.countries.get(normalise(raw))
+        if c_iso:  # a country named where a city belongs ("Falkland Islands" with no country)
+            o.iso3, o.place_type, o.prov_type, o.method = c_iso, "country", "country", "not_a_city"
+            return o
+        o.method = "unresolved"
+        o.extra["reason"] = "unknown_country"
+        return o
+
+    bn = normalise(base)
+    ptype, bstripped = designator_type(bn)
+    if ptype == "city" and designator_type(normalise(raw))[0] == "association":
+        ptype = "association"
+    if qtype and qtype != "city":
+        ptype = qtype
+    if th in ("county", "district") and ptype == "city":
+        ptype = th  # the source says so ("Maui County" read as a county by its reader)
+    if th in ("port", "metro") and ptype == "city":
+        o.place_type = th  # provisional type when unresolved; becomes "city" once resolved
+    else:
+        o.place_type = ptype
+    o.prov_type = o.place_type
+    o.id_base = bstripped
+
+    # districts of a parent city (also "Tây Hồ District (Hanoi)")
+    if parent_pos >= 0:
+        o.prov_type = "district"
+        o.parent_pos = parent_pos
+        o.id_parent = idmod.geonames_city_id(g.gid[parent_pos])
+        names = [base] if ptype == "city" else [bstripped, base]
+        for nm in names:
+            pos, rank = ctx.cands(cc, nm)
+            pk = ctx.select(pos, rank, lat=g.lat[parent_pos], lon=g.lon[parent_pos], radius=PARENT_RADIUS_KM,
+                            exclude=(parent_pos,))
+            if pk.status == "resolved":
+                pk.method = "qualifier_parent"
+                o.place_type = "district"
+                return _fill(o, g, pk, base=base, keep_type=True)
+        o.place_type = "district"
+        o.method = "district_of_parent"
+        return o
+
+    if ptype != "city":
+        o.method = "not_a_city"
+        if ptype == "county" and cc == "US":
+            fips, st = _us_county(g, bstripped, hint)
+            if fips:
+                o.fips = fips
+                if not hint:
+                    o.admin1 = o.id_admin1 = st
+        return o
+
+    if p.style == "alt":
+        # alternative / joint names: only with coordinates to confirm which place is meant
+        if lat is None or lon is None:
+            o.extra["reason"] = "joint_name_without_coordinates"
+            return o
+        for alt in alternatives(p):
+            pos, rank = ctx.cands(cc, alt)
+            m = rank != 3
+            pk = ctx.select(pos[m], rank[m], admin1=hint, admin1_soft=soft, lat=lat, lon=lon, keep_far_admin1=False)
+            if pk.status == "resolved" and "_coords" in pk.method:
+                pk.method = "alternative_name" + pk.method[pk.method.index("_coords"):]
+                return _fill(o, g, pk, base=base)
+        o.needs_fuzzy = True
+        o.norm_for_fuzzy = designator_key(bn)
+        o.extra["reason"] = "no_candidate"
+        return o
+    pos, rank = ctx.cands(cc, base)
+    pk = ctx.select(pos, rank, admin1=hint, admin1_soft=soft, lat=lat, lon=lon, allow_dominance=not unknown_qualifier,
+                    guard=unknown_qualifier, mpop=mpop)
+    if pk.status == "resolved":
+        if unknown_qualifier:
+            pk.method += "_qualifier_ignored"
+        return _fill(o, g, pk, base=base)
+    if pk.status == "ambiguous":
+        o.status, o.method, o.score, o.n, o.cands = "ambiguous", "ambiguous", pk.score, pk.n, pk.cands
+        return o
+    if pk.reason == "no_candidate" and lat is not None and lon is not None:
+        # only with coordinates: "Teplice nad Bečvou" is not Teplice
+        head = _HEAD.split(bn, maxsplit=1)[0].strip()
+        if head != bn and len(head) >= 4:
+            hp, hr = ctx.g.lookup(cc, head, None)
+            m = hr == 0
+            hk = ctx.select(hp[m], hr[m], admin1=hint, admin1_soft=soft, lat=lat, lon=lon, allow_dominance=False,
+                            guard=True)
+            if hk.status == "resolved" and hk.n == 1:
+                hk.method, hk.score = "normalised_head_coords", 90.0
+                return _fill(o, g, hk, base=base)
+    o.n, o.cands = pk.n, pk.cands
+    o.extra["reason"] = pk.reason
+    if pk.reason == "coords_mismatch":
+        o.distance = pk.distance
+    o.extra["soft"] = soft
+    if pk.reason in ("no_candidate", "coords_mismatch", "admin1_mismatch"):
+        o.needs_fuzzy = True
+        o.norm_for_fuzzy = designator_key(bn)
+    return o
+
+
+def _fill(o: Out, g: Gazetteer, pk: Pick, base: str, qualifier=..., keep_type: bool = False) -> Out:
+    o.status = "resolved"
+    o.pos = pk.pos
+    o.method = pk.method
+    o.score = pk.score
+    o.distance = pk.distance
+    o.n, o.cands = pk.n, pk.cands
+    o.base = base
+    if qualifier is not ...:
+        o.qualifier = qualifier
+    o.admin1 = g.admin1[pk.pos] or o.admin1
+    if not keep_type:
+        o.place_type = "city"
+    return o
+
+
+# ---- batch stages ----------------------------------------------------------------------------
+_ROMAN = re.compile(r"[ivxlc]+")
+_NOT_JUNK = {"new", "old", "nea", "neo", "nou", "nov", "san", "sta", "sto", "sur", "ost", "west", "est", "sud",
+             "nord", "big", "up", "low", "mid", "bad", "alt", "ober", "gro", "kl", "gr", "nad", "pod"}
+
+
+def _junk_variant(mention: str, form: str) -> bool:
+    """True when ``mention`` is ``form`` plus short code tokens ("mioveni ag", "granze pd") or a
+    token of ``form`` with an adjectival ending of at most 3 letters ("perechynska")."""
+    tm, tf = mention.split(), form.split()
+    if not tm or not tf:
+        return False
+    sf = set(tf)
+    if sf <= set(tm):
+        rest = [t for t in tm if t not in sf]
+        # codes and articles only: never numbers or numerals ("Yaounde 6", "Bamenda I" are districts)
+        # and never words that make another place ("New Kolkata")
+        return bool(rest) and all(len(t) <= 3 and t.isalpha() and not _ROMAN.fullmatch(t) and t not in _NOT_JUNK
+                                  for t in rest)
+    if len(tm) == len(tf):
+        diff = [(a, b) for a, b in zip(tm, tf) if a != b]
+        return (len(diff) == 1 and len(diff[0][1]) >= 5 and diff[0][0].startswith(diff[0][1])
+                and len(diff[0][0]) - len(diff[0][1]) <= 3)
+    return False
+
+
+
+def _fuzzy(ctx: _Ctx, outs: list[Out], lats: np.ndarray, lons: np.ndarray) -> None:
+    from rapidfuzz import fuzz, process
+
+    g = ctx.g
+    todo = [i for i, o in enumerate(outs) if o.needs_fuzzy and len(o.norm_for_fuzzy.replace(" ", "")) >= FUZZY_MIN_LEN]
+    with_xy = [i for i in todo if not (math.isnan(lats[i]) or math.isnan(lons[i]))]
+    without = [i for i in todo if math.isnan(lats[i]) or math.isnan(lons[i])]
+    cc_of = lambda o: ctx.i2.get(o.iso3) if o.iso3 else None
+
+    # with coordinates: fuzzy among nearby places, then the very-near fallback
+    for i in with_xy:
+        o = outs[i]
+        cc = cc_of(o)
+        pos, d = g.near(lats[i], lons[i], FUZZY_COORD_KM, cc)
+        if o.admin1 and o.id_admin1 and not o.extra.get("soft"):
+            m = g.admin1[pos] == o.admin1
+            pos, d = pos[m], d[m]
+        if not len(pos):
+            continue
+        forms, owner = [], []
+        for k, p_ in enumerate(pos.tolist()):
+            fs = (g.key2[p_], g.norm[p_]) + g.alt_names[p_]
+            forms.extend(fs)
+            owner.extend([k] * len(fs))
+        owner = np.asarray(owner)
+        q = [o.norm_for_fuzzy]
+        sc = process.cdist(q, forms, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        # a spelling variant keeps its first letter ("Kropia"/"Koropí"); "Corvara"/"Corbara" are two villages
+        first = o.norm_for_fuzzy[:1]
+        sc[np.fromiter((f[:1] != first for f in forms), dtype=bool, count=len(forms))] = 0
+        best_per = np.zeros(len(pos), dtype=np.float32)
+        np.maximum.at(best_per, owner, sc)
+        top = best_per.max()
+        if top >= FUZZY_COORD_MIN:
+            k = int(np.flatnonzero(best_per == top)[0])  # pos is sorted by distance: nearest first
+            _fill(o, g, Pick("resolved", int(pos[k]), "fuzzy_coords", round(float(top), 1), float(d[k])), base=o.base)
+            continue
+        # coordinates only: the nearest place within NEAREST_KM whose name is the mention's name
+        # plus codes or an adjective ending ("Mioveni AG", "Prylisne AC", "Perechynska")
+        for k in np.flatnonzero(d <= NEAREST_KM).tolist():
+            fs = [f for f, w in zip(forms, owner) if w == k]
+            if any(_junk_variant(o.norm_for_fuzzy, f) for f in fs):
+                _fill(o, g, Pick("resolved", int(pos[k]), "coordinates", 80.0, float(d[k])), base=o.base)
+                break
+
+    # without coordinates: batch per country
+    by_cc: dict[str, list[int]] = {}
+    for i in without:
+        cc = cc_of(outs[i])
+        if cc:
+            by_cc.setdefault(cc, []).append(i)
+    for cc, idx in sorted(by_cc.items()):
+        choices = g.forms(cc)
+        if not len(choices):
+            continue
+        queries = [outs[i].norm_for_fuzzy for i in idx]
+        mat = process.cdist(queries, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN - FUZZY_MARGIN,
+                            dtype=np.uint8, workers=1)
+        for row, i in enumerate(idx):
+            o = outs[i]
+            r = mat[row]
+            top = int(r.max()) if len(r) else 0
+            if top < FUZZY_MIN:
+                continue
+            # a 100 here would have matched exactly; forms within the margin make it ambiguous
+            close = np.flatnonzero(r >= top - FUZZY_MARGIN)
+            if len(close) != 1:
+                continue
+            form = choices[close[0]]
+            q_ = o.norm_for_fuzzy
+            squash_eq = q_.replace(" ", "") == form.replace(" ", "")
+            if not squash_eq and not (len(q_) >= FUZZY_LONG and top >= FUZZY_LONG_MIN):
+                continue  # short names one letter apart are usually different places
+            pos, rank = ctx.g.lookup(cc, form, None)
+            pk = ctx.select(pos, rank, admin1=o.admin1 if o.id_admin1 else None, allow_dominance=False, guard=True)
+            if pk.status == "resolved":
+                pk.method, pk.score = "fuzzy" + ("_admin1" if o.id_admin1 else ""), float(top)
+                _fill(o, g, pk, base=o.base)
+
+
+def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer | None = None) -> pd.DataFrame:
+    """Resolve place mentions (see module docstring). Returns a frame on ``mentions.index``."""
+    t0 = time.perf_counter()
+    g = gazetteer or load_gazetteer()
+    ctx = _Ctx(g)
+    n = len(mentions)
+    col = lambda c: mentions[c] if c in mentions.columns else pd.Series(pd.NA, index=mentions.index)
+    name = col("name").astype("string").fillna("")
+    country = col("country").astype("string")
+    admin1 = col("admin1").astype("string")
+    lat = pd.to_numeric(col("latitude"), errors="coerce").astype(float).round(4)
+    lon = pd.to_numeric(col("longitude"), errors="coerce").astype(float).round(4)
+    ptype = col("place_type").astype("string")
+    mpop = pd.to_numeric(col("population"), errors="coerce").astype(float)
+    key = pd.DataFrame({"name": name.to_numpy(), "country": country.fillna("").to_numpy(),
+                        "admin1": admin1.fillna("").to_numpy(), "lat": lat.to_numpy(), "lon": lon.to_numpy(),
+                        "ptype": ptype.fillna("").to_numpy(), "pop": mpop.to_numpy()})
+    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(key.fillna({"lat": 999.0, "lon": 999.0, "pop": -1.0})))
+    dk = pd.DataFrame(list(uniq), columns=["name", "country", "admin1", "lat", "lon", "ptype", "pop"])
+    for c_ in ("lat", "lon"):
+        dk.loc[dk[c_] == 999.0, c_] = np.nan
+    dk.loc[dk["pop"] < 0, "pop"] = np.nan
+
+    cinfo = resolve_country_field([c for c in dk["country"].unique() if c], country_dict_path)
+    iso3 = dk["country"].map(cinfo["iso3"]).astype(object).where(lambda s: s.notna(), None)
+    c_admin1 = dk["country"].map(cinfo["admin1_hint"]).astype(object)
+    c_region = dk["country"].map(cinfo["region_hint"]).astype(object)
+    lats = dk["lat"].to_numpy(dtype=float)
+    lons = dk["lon"].to_numpy(dtype=float)
+    pops = dk["pop"].to_numpy(dtype=float)
+
+    outs: list[Out] = []
+    iso3_l, cad_l, creg_l = iso3.tolist(), c_admin1.tolist(), c_region.tolist()
+    for i, (nm, a1, ty) in enumerate(zip(dk["name"].tolist(), dk["admin1"].tolist(), dk["ptype"].tolist())):
+        la, lo = lats[i], lons[i]
+        outs.append(_resolve_one(
+            ctx, nm, iso3_l[i], a1 or None,
+            cad_l[i] if isinstance(cad_l[i], str) else None,
+            creg_l[i] if isinstance(creg_l[i], str) else None,
+            None if math.isnan(la) else la, None if math.isnan(lo) else lo, ty or None,
+            None if math.isnan(pops[i]) or pops[i] <= 0 else float(pops[i])))
+    t1 = time.perf_counter()
+    _fuzzy(ctx, outs, lats, lons)
+    t2 = time.perf_counter()
+
+    res = _to_frame(ctx, outs, dk)
+    out = res.iloc[codes].set_axis(mentions.index)
+    out.attrs["timing"] = {"distinct": len(dk), "mentions": n, "rules_s": round(t1 - t0, 3),
+                           "fuzzy_s": round(t2 - t1, 3), "total_s": round(time.perf_counter() - t0, 3)}
+    return out
+
+
+def _cand_str(g: Gazetteer, pos) -> str | None:
+    if pos is None or not len(pos):
+        return None
+    pos = np.asarray(pos, dtype=np.int64)
+    o = np.lexsort((g.gid[pos], -g.pop[pos]))[:5]
+    return ";".join(f"gn{int(g.gid[pos[i]])}" for i in o)
+
+
+def _to_frame(ctx: _Ctx, outs: list[Out], dk: pd.DataFrame) -> pd.DataFrame:
+    g = ctx.g
+    pos = np.array([o.pos for o in outs], dtype=np.int64)
+    ppos = np.array([o.parent_pos for o in outs], dtype=np.int64)
+    ok = pos >= 0
+    pok = ppos >= 0
+    gid = pd.array(np.where(ok, g.gid[np.where(ok, pos, 0)], 0), dtype="Int64")
+    gid[~ok] = pd.NA
+    pgid = pd.array(np.where(pok, g.gid[np.where(pok, ppos, 0)], 0), dtype="Int64")
+    pgid[~pok] = pd.NA
+    matched = np.where(ok, g.name[np.where(ok, pos, 0)], None)
+    pname = np.where(pok, g.name[np.where(pok, ppos, 0)], None)
+
+    tuples = [idmod.id_tuple(o.iso3, o.id_base or o.base, o.id_admin1, o.id_parent, o.prov_type) for o in outs]
+    prov = pd.Series([idmod.provisional_id(o.iso3, o.id_base or o.base, o.id_admin1, o.id_parent, o.prov_type) for o in outs])
+    res = pd.DataFrame({
+        "status": pd.array([o.status for o in outs], dtype="string"),
+        "geonames_id": gid,
+        "matched_name": pd.array(matched, dtype="string"),
+        "method": pd.array([o.method for o in outs], dtype="string"),
+        "score": np.array([o.score for o in outs], dtype=float),
+        "country_iso3": pd.array([o.iso3 for o in outs], dtype="string"),
+        "admin1": pd.array([o.admin1 or None for o in outs], dtype="string"),
+        "qualifier": pd.array([o.qualifier for o in outs], dtype="string"),
+        "base_name": pd.array([o.base for o in outs], dtype="string"),
+        "place_type": pd.array([o.place_type for o in outs], dtype="string"),
+        "parent_geonames_id": pgid,
+        "parent_name": pd.array(pname, dtype="string"),
+        "fips": pd.array([o.fips for o in outs], dtype="string"),
+        "distance_km": np.array([o.distance for o in outs], dtype=float).round(2),
+        "n_candidates": np.array([o.n for o in outs], dtype=np.int64),
+        "candidates": pd.array([_cand_str(g, o.cands) if o.status != "resolved" else None for o in outs],
+                               dtype="string"),
+        "provisional_id": prov,
+        "id_tuple": tuples,
+    })
+    res["provisional_id"] = idmod.disambiguate(res).astype("string")
+    res = res.drop(columns="id_tuple")
+    res["city_id"] = pd.array(
+        [f"gn{x}" if s == "resolved" else p for x, s, p in zip(gid.to_numpy(dtype=object, na_value=None), res["status"], res["provisional_id"])],
+        dtype="string")
+    res["reason"] = pd.array([o.extra.get("reason") for o in outs], dtype="string")
+    return res

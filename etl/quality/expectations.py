@@ -1,0 +1,259 @@
+"""Run the Great Expectations suites in ``validations/`` (one JSON file per resource).
+
+The suites are data: each expectation is a GX expectation type with its kwargs, plus our
+``severity`` ("error" stops the release, "warning" is only reported) and a short ``why``.
+A kwarg value may be taken from the build report, for bounds relative to the raw files:
+``{"$build_report": "sources.twin_cities.rows_read", "times": 0.4}`` is 0.4 x the rows read
+from that source. When the build report lacks the value (the source was skipped in this
+build) the expectation is reported as skipped, not failed. ``row_condition`` uses GX's own
+serialised condition (``{"type": "comparison", "column": {"name": "source_id"},
+"operator": "==", "parameter": "twin_cities"}``).
+
+One ephemeral GX context is built once per process, with analytics and progress bars off.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from etl.paths import VALIDATIONS
+from etl.quality.results import ERROR, WARNING, CheckResult
+
+SUITE = "expectations"
+EXAMPLES = 5
+SEVERITIES = (ERROR, WARNING)
+# Columns shown with each example row, when the resource has them.
+CONTEXT_COLUMNS = ("source_id", "source_row")
+
+
+class SuiteError(ValueError):
+    """A suite file is malformed (unknown resource, expectation type or severity, no ``why``)."""
+
+
+def load_suites(directory: Path = VALIDATIONS, resources: list[str] | None = None) -> dict[str, dict]:
+    """Suites keyed by resource name, checked for shape (not yet against GX)."""
+    suites = {}
+    for path in sorted(Path(directory).glob("*.json")):
+        suite = json.loads(path.read_text(encoding="utf-8"))
+        name = suite.get("resource")
+        if not name or (resources is not None and name not in resources):
+            raise SuiteError(f"{path.name}: 'resource' {name!r} is not a resource of datapackage.json")
+        if name in suites:
+            raise SuiteError(f"{path.name}: a second suite for resource {name!r}")
+        for i, exp in enumerate(suite.get("expectations", [])):
+            where = f"{path.name}, expectation {i + 1} ({exp.get('type')})"
+            if exp.get("severity") not in SEVERITIES:
+                raise SuiteError(f"{where}: severity must be one of {SEVERITIES}")
+            if not exp.get("why"):
+                raise SuiteError(f"{where}: say why (a short 'why')")
+            if not isinstance(exp.get("kwargs"), dict) or not exp.get("type", "").startswith("expect_"):
+                raise SuiteError(f"{where}: needs 'type' (expect_...) and 'kwargs'")
+        suite["file"] = path.name
+        suites[name] = suite
+    return suites
+
+
+def _lookup(report: dict | None, dotted: str) -> Any:
+    node: Any = report
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def resolve_kwargs(kwargs: dict, build_report: dict | None) -> tuple[dict, str | None]:
+    """Replace ``{"$build_report": path, "times": k}`` values; say why if one is unavailable."""
+    out = {}
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and "$build_report" in value:
+            found = _lookup(build_report, value["$build_report"])
+            if not isinstance(found, (int, float)):
+                return kwargs, f"build report has no {value['$build_report']} (source not in this build?)"
+            scaled = found * value.get("times", 1)
+            # Round outward so a bound of 0.4 x 5 rows does not demand 2.000001 rows.
+            out[key] = math.floor(scaled) if key.startswith("min") else math.ceil(scaled)
+        else:
+            out[key] = value
+    return out, None
+
+
+# Quiet and offline before GX is first imported: no usage statistics, no INFO chatter on import.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
+@cache
+def _context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (DataContextConfig, InMemoryStoreBackendDefaults,
+                                                            ProgressBarsConfig)
+    config = DataContextConfig(analytics_enabled=False,
+                               progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+                               store_backend_defaults=InMemoryStoreBackendDefaults())
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    return context, context.data_sources.add_pandas("quality")
+
+
+def _batch(name: str, frame: pd.DataFrame):
+    _, source = _context()
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name)
+    try:
+        definition = asset.get_batch_definition("whole")
+    except (KeyError, LookupError):
+        definition = asset.add_batch_definition_whole_dataframe("whole")
+    return definition.get_batch(batch_parameters={"dataframe": frame})
+
+
+def _columns_of(kwargs: dict) -> list[str]:
+    cols = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+    return cols + list(kwargs.get("column_list", []))
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or (not isinstance(v, (list, tuple, dict, str)) and pd.isna(v)):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    if isinstance(v, (int, float, str, bool)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return str(v)
+
+
+def _examples(frame: pd.DataFrame, index: list, columns: list[str], key: list[str]) -> list[dict]:
+    show = [c for c in dict.fromkeys([*key, *columns, *CONTEXT_COLUMNS]) if c in frame.columns]
+    out = []
+    for i in index[:EXAMPLES]:
+        row = {"row": int(i) + 2}
+        row.update({c: _jsonable(frame.at[i, c]) for c in show})
+        out.append(row)
+    return out
+
+
+def _describe(exp: dict, kwargs: dict, result: dict) -> tuple[int, str]:
+    """Offending row count and a one-line message from a GX result."""
+    if "unexpected_count" in result:
+        n, total = int(result["unexpected_count"] or 0), int(result.get("element_count") or 0)
+        pct = 100 * n / total if total else 0
+        mostly = f" (allowed: up to {100 * (1 - kwargs['mostly']):.1f}%)" if "mostly" in kwargs else ""
+        return n, f"{n:,} of {total:,} rows unexpected ({pct:.2f}%){mostly}"
+    observed = result.get("observed_value")
+    bounds = {k: kwargs[k] for k in ("min_value", "max_value", "value") if k in kwargs}
+    return 0, f"observed {observed!r}; expected {bounds}" if bounds else f"observed {observed!r}"
+
+
+def run_suites(frames: dict[str, pd.DataFrame], build_report: dict | None, suites: dict[str, dict],
+               primary_keys: dict[str, list[str]] | None = None) -> list[CheckResult]:
+    """Validate each resource frame against its suite; one CheckResult per expectation.
+
+    Expectations that share a ``row_condition`` run together on that subset of rows, filtered
+    once with GX's own condition-to-query translation (GX would otherwise filter the frame again
+    for every metric of every expectation, most of the run time). Row labels are kept, so the
+    example rows GX reports point into the full table.
+    """
+    from great_expectations import ExpectationSuite
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    _context()  # GX objects need the (one, ephemeral) context to exist first
+    results: dict[tuple[str, int], CheckResult] = {}
+    for name, suite in suites.items():
+        key = (primary_keys or {}).get(name, [])
+        groups: dict[str, list[tuple[int, dict, dict]]] = {}
+        for i, exp in enumerate(suite.get("expectations", [])):
+            kwargs, skipped = resolve_kwargs(exp["kwargs"], build_report)
+            if name not in frames:
+                skipped = f"{name} could not be read"
+            if skipped:
+                results[(name, i)] = CheckResult(SUITE, name, exp["type"], _target(kwargs), ok=True,
+                                                 severity=exp["severity"], why=exp["why"], skipped=skipped)
+                continue
+            condition = json.dumps(kwargs.get("row_condition"), sort_keys=True)
+            groups.setdefault(condition, []).append((i, exp, kwargs))
+        for condition, pending in groups.items():
+            try:
+                frame = _subset(frames[name], json.loads(condition))
+                gx_suite = ExpectationSuite(name=f"{name}-{len(results)}", expectations=[
+                    ExpectationConfiguration(type=exp["type"], meta={"index": i},
+                                             kwargs={k: v for k, v in kwargs.items() if k != "row_condition"}
+                                             ).to_domain_obj()
+                    for i, exp, kwargs in pending])
+                with warnings.catch_warnings():   # GX's pandas metrics warn about things the suites mean
+                    warnings.simplefilter("ignore")
+                    validation = _batch(name, frame).validate(
+                        gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES})
+            except Exception as exc:  # noqa: BLE001 - a broken suite entry fails the gate, it does not crash it
+                for i, exp, kwargs in pending:
+                    results[(name, i)] = CheckResult(SUITE, name, exp["type"], _target(kwargs), ok=False, severity=ERROR,
+                                                     why=exp["why"], message=f"expectation could not run: {exc}")
+                continue
+            by_index = {r.expectation_config.meta["index"]: r for r in validation.results}
+            for i, exp, kwargs in pending:
+                results[(name, i)] = _to_result(name, exp, kwargs, by_index[i], frames[name], key)
+    return [results[k] for k in sorted(results, key=lambda k: (list(suites).index(k[0]), k[1]))]
+
+
+def _subset(frame: pd.DataFrame, condition: dict | None) -> pd.DataFrame:
+    if condition is None:
+        return frame
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.row_conditions import deserialize_row_condition
+    clause = PandasExecutionEngine().condition_to_filter_clause(deserialize_row_condition(condition))
+    return frame.query(clause)
+
+
+def _to_result(name: str, exp: dict, kwargs: dict, r, frame: pd.DataFrame, key: list[str]) -> CheckResult:
+    target = _target(kwargs)
+    if r.exception_info.get("raised_exception"):
+        return CheckResult(SUITE, name, exp["type"], target, ok=False, severity=ERROR, why=exp["why"],
+                           message=f"expectation could not run: {r.exception_info.get('exception_message')}")
+    result = r.result or {}
+    rows, message = _describe(exp, kwargs, result)
+    index = list(result.get("partial_unexpected_index_list") or [])
+    return CheckResult(SUITE, name, exp["type"], target, ok=bool(r.success), severity=exp["severity"], why=exp["why"],
+                       rows=rows if not r.success else 0, message=message,
+                       examples=_examples(frame, index, _columns_of(kwargs), key) if not r.success else [])
+
+
+def _target(kwargs: dict) -> str:
+    """The expectation's kwargs in short, for reports (conditions in GX's own notation)."""
+    parts = []
+    for k, v in kwargs.items():
+        if k in ("result_format", "catch_exceptions", "meta"):
+            continue
+        if k == "row_condition":
+            parts.append(f"where {_condition(v)}")
+        else:
+            parts.append(f"{k}={v}" if not isinstance(v, str) or k not in ("column",) else v)
+    return ", ".join(parts)
+
+
+def _condition(c: Any) -> str:
+    if isinstance(c, dict):
+        t = c.get("type")
+        if t == "comparison":
+            return f"{c['column']['name']} {c['operator']} {c['parameter']!r}"
+        if t == "nullity":
+            return f"{c['column']['name']} is {'' if c.get('is_null', True) else 'not '}null"
+        if t in ("and", "or"):
+            return f" {t} ".join(_condition(x) for x in c.get("conditions", []))
+    return str(c)
+
+
+def frame_for_gx(table) -> pd.DataFrame:
+    """A Parquet table as pandas with nullable dtypes (Int64, string, boolean, category)."""
+    import pyarrow as pa
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}
+    return table.to_pandas(types_mapper=mapping.get)

@@ -1,0 +1,211 @@
+"""quality.json / quality.md (one page: what was checked, results, exclusions, place resolution)
+and the console summary with failing rows."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from etl.quality.results import CheckResult
+
+SUITE_TITLES = {
+    "descriptor": "Descriptor metadata (frictionless)",
+    "table-schema": "Table Schema (types, constraints, keys; vectorised)",
+    "expectations": "Great Expectations suites (validations/*.json)",
+}
+
+
+def exclusions_by_source(exclusions: pd.DataFrame | None) -> dict:
+    """{source_id: {reason: rows}} from the exclusions resource."""
+    if exclusions is None or exclusions.empty:
+        return {}
+    counts = exclusions.groupby([exclusions["source_id"].astype(str), exclusions["reason"].astype(str)]).size()
+    out: dict = defaultdict(dict)
+    for (sid, reason), n in counts.sort_index().items():
+        out[sid][reason] = int(n)
+    return dict(out)
+
+
+def place_resolution(build_report: dict | None, identifiers: pd.DataFrame | None) -> dict:
+    """Per source: place mentions and the share resolved / ambiguous / unresolved (in %).
+
+    Counted from ``place_identifiers`` (each identifier weighted by its ``mentions``), the
+    published record of resolution; the build report's figures are kept beside when present.
+    """
+    out: dict = {}
+    if identifiers is not None and not identifiers.empty:
+        frame = identifiers.assign(source_id=identifiers["source_id"].astype(str),
+                                   status=identifiers["status"].astype(str),
+                                   weight=identifiers["mentions"].fillna(1).astype("int64"))
+        for sid, g in frame.groupby("source_id", sort=True):
+            total = int(g["weight"].sum())
+            by_status = g.groupby("status")["weight"].sum()
+            out[sid] = {"identifiers": int(len(g)), "mentions": total,
+                        **{f"{s}_pct": round(100 * float(by_status.get(s, 0)) / total, 2) if total else None
+                           for s in ("resolved", "ambiguous", "unresolved")}}
+    places = (build_report or {}).get("places") or {}
+    per_source = places.get("per_source", {}) if isinstance(places, dict) else {}
+    for sid, v in per_source.items():
+        if isinstance(v, dict):
+            out.setdefault(sid, {})["build_report"] = v
+    return dict(sorted(out.items()))
+
+
+def build_report_dict(*, target: str, path: Path, version: str | None, results: list[CheckResult],
+                      rows: dict[str, int], exclusions: dict, places: dict, timings: dict) -> dict:
+    errors = [r for r in results if r.is_error]
+    warnings = [r for r in results if r.is_warning]
+    return {
+        "target": target,
+        "path": str(path),
+        "version": version,
+        "ok": not errors,
+        "summary": {"checks": len(results), "passed": sum(r.ok and not r.skipped for r in results),
+                    "errors": len(errors), "warnings": len(warnings),
+                    "skipped": sum(bool(r.skipped) for r in results)},
+        "rows": rows,
+        "exclusions": exclusions,
+        "place_resolution": places,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "checks": [r.to_dict() for r in results],
+    }
+
+
+def _status(r: CheckResult) -> str:
+    if r.skipped:
+        return "skipped"
+    if r.ok:
+        return "pass"
+    return "FAIL" if r.is_error else "warn"
+
+
+def _cell(v) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: dict, results: list[CheckResult]) -> str:
+    s = report["summary"]
+    lines = [f"# Data-quality report: {report['target']}", "",
+             f"**Result: {'PASS' if report['ok'] else 'FAIL'}** — {s['checks']} checks: {s['passed']} passed, "
+             f"{s['errors']} errors, {s['warnings']} warnings, {s['skipped']} skipped."
+             + (f" Package version {report['version']}." if report.get("version") else ""), ""]
+    problems = [r for r in results if r.failed]
+    if problems:
+        lines += ["## Problems", "", "| severity | resource | check | on | rows | message |", "|---|---|---|---|---:|---|"]
+        for r in problems:
+            lines.append(f"| {r.severity} | {r.resource or ''} | {r.check} | {_cell(r.target)} | {r.rows:,} | {_cell(r.message)} |")
+        lines.append("")
+        for r in problems:
+            if r.examples:
+                lines += [f"Examples for {r.resource} / {r.check} ({_cell(r.target)}):", "", "```"]
+                lines += [json.dumps(e, ensure_ascii=False, default=str) for e in r.examples]
+                lines += ["```", ""]
+
+    lines += ["## Rows per resource", "", "| resource | rows | schema checks | expectations |", "|---|---:|---|---|"]
+    for name, n in report["rows"].items():
+        mine = [r for r in results if r.resource == name]
+        lines.append(f"| {name} | {n:,} | {_tally([r for r in mine if r.suite == 'table-schema'])} | "
+                     f"{_tally([r for r in mine if r.suite == 'expectations'])} |")
+    lines.append("")
+
+    desc = [r for r in results if r.suite == "descriptor"]
+    if desc:
+        lines += ["## Descriptor", ""] + [f"- {_status(r)}: {r.message}" for r in desc] + [""]
+
+    ts = [r for r in results if r.suite == "table-schema"]
+    if ts:
+        lines += ["## Table Schema checks", "",
+                  "Types, required fields, patterns, enums, bounds, unique primary keys and foreign keys as declared "
+                  "in datapackage.json, Parquet physical types, declared bytes and hashes (count of checks per kind).", "",
+                  "| resource | passed | failed | checks |", "|---|---:|---:|---|"]
+        per_resource: dict = defaultdict(list)
+        for r in ts:
+            per_resource[r.resource].append(r)
+        for res, rs in per_resource.items():
+            kinds: dict = defaultdict(int)
+            for r in rs:
+                kinds[r.check] += 1
+            what = ", ".join(f"{k} x{n}" if n > 1 else k for k, n in kinds.items())
+            lines.append(f"| {res} | {sum(r.ok for r in rs)} | {sum(not r.ok for r in rs)} | {what} |")
+        lines.append("")
+
+    gx = [r for r in results if r.suite == "expectations"]
+    if gx:
+        lines += ["## Expectations", "", "| resource | expectation | on | severity | result | detail | why |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in gx:
+            detail = r.skipped or r.message
+            lines.append(f"| {r.resource} | {r.check} | {_cell(r.target)} | {r.severity} | {_status(r)} | "
+                         f"{_cell(detail)} | {_cell(r.why)} |")
+        lines.append("")
+
+    if report["exclusions"]:
+        lines += ["## Exclusions (source rows no resource takes)", "", "| source | reason | rows |", "|---|---|---:|"]
+        for sid, reasons in report["exclusions"].items():
+            for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+                lines.append(f"| {sid} | {_cell(reason)} | {n:,} |")
+        lines.append("")
+
+    if report["place_resolution"]:
+        lines += ["## Place resolution", "", "Share of place mentions per source (identifiers weighted by mentions).", "",
+                  "| source | identifiers | mentions | resolved % | ambiguous % | unresolved % |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for sid, v in report["place_resolution"].items():
+            if "mentions" not in v:
+                continue
+            lines.append(f"| {sid} | {v['identifiers']:,} | {v['mentions']:,} | {_pct(v['resolved_pct'])} | "
+                         f"{_pct(v['ambiguous_pct'])} | {_pct(v['unresolved_pct'])} |")
+        lines.append("")
+
+    lines += ["## Run time", ""] + [f"- {k}: {v:.2f} s" for k, v in report["timings_s"].items()] + [""]
+    return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    return "" if v is None else f"{v:.2f}"
+
+
+def _tally(rs: list[CheckResult]) -> str:
+    if not rs:
+        return ""
+    ok = sum(r.ok and not r.skipped for r in rs)
+    errors, warnings = sum(r.is_error for r in rs), sum(r.is_warning for r in rs)
+    skipped = sum(bool(r.skipped) for r in rs)
+    parts = [f"{ok} pass"] + [f"{errors} FAIL"] * bool(errors) + [f"{warnings} warn"] * bool(warnings) \
+        + [f"{skipped} skipped"] * bool(skipped)
+    return ", ".join(parts)
+
+
+def write(report: dict, results: list[CheckResult], directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    js, md = directory / "quality.json", directory / "quality.md"
+    js.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    md.write_text(to_markdown(report, results), encoding="utf-8")
+    return js, md
+
+
+def print_console(results: list[CheckResult], report: dict, console: Console) -> None:
+    """Failing checks with a few example rows; a one-line verdict."""
+    problems = [r for r in results if r.failed]
+    for r in problems:
+        colour = "red" if r.is_error else "yellow"
+        console.print(f"[bold {colour}]{r.severity.upper()}[/] {r.resource or 'package'}: {r.check}"
+                      f"{' (' + r.target + ')' if r.target else ''} — {r.rows:,} rows: {r.message}")
+        if r.why:
+            console.print(f"  [dim]why: {r.why}[/]")
+        if r.examples:
+            cols = list(dict.fromkeys(k for e in r.examples for k in e))
+            t = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
+            for c in cols:
+                t.add_column(c)
+            for e in r.examples:
+                t.add_row(*[_cell(e.get(c, "")) for c in cols])
+            console.print(t)
+    s = report["summary"]
+    verdict = "[bold green]quality gate passed[/]" if report["ok"] else "[bold red]quality gate FAILED[/]"
+    console.print(f"{verdict}: {s['checks']} checks, {s['errors']} errors, {s['warnings']} warnings, "
+                  f"{s['skipped']} skipped ({report['timings_s'].get('total', 0):.1f}s) — {report['path']}")

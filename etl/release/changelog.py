@@ -1,0 +1,350 @@
+"""What changed since the previous release: ``CHANGELOG.md`` and ``changes.json`` in each release.
+
+Users pin a version and upgrade on purpose, so each release says, per resource, which
+rows were added, removed or changed (matched on the primary key), which fields were
+added, removed or retyped, and which place ids were merged or redirected (from the
+``city_redirects`` resource of both releases). Everything is computed from the two
+releases' Parquet files and descriptors, so the text is reproducible byte for byte.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from etl import schema
+
+EXAMPLES = 3            # example rows per kind of change
+BREAKDOWN_MAX_VALUES = 12  # break added/removed counts down by a key column with at most this many values
+PLACES = "cities"
+REDIRECTS = "city_redirects"
+
+
+# --------------------------------------------------------------------------- reading
+
+def _release_resources(descriptor: dict) -> dict[str, dict]:
+    """Table resources of a descriptor by name (a release lists each table twice: Parquet and CSV)."""
+    return {r["name"]: r for r in descriptor.get("resources", [])
+            if r.get("format", "parquet") == "parquet" and "schema" in r}
+
+
+def _fields(resource: dict) -> dict[str, dict]:
+    return {f["name"]: f for f in resource["schema"]["fields"]}
+
+
+def _primary_key(resource: dict) -> list[str]:
+    pk = resource["schema"].get("primaryKey", [])
+    return [pk] if isinstance(pk, str) else list(pk)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """A release table with plain comparable dtypes (categoricals as strings)."""
+    frame = schema.read_parquet(path)
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype("string")
+    return frame
+
+
+def _jsonable(value):
+    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
+        return None
+    if isinstance(value, (dt.date, dt.datetime, pd.Timestamp)):
+        return value.isoformat()
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    return [{c: _jsonable(v) for c, v in zip(columns, row)} for row in frame[columns].itertuples(index=False)]
+
+
+# --------------------------------------------------------------------------- diffing
+
+def schema_changes(old: dict, new: dict) -> dict:
+    """Fields added, removed, retyped (and constraint or primary-key changes) between two resource schemas."""
+    old_f, new_f = _fields(old), _fields(new)
+    out = {
+        "fields_added": [{"name": n, "type": new_f[n]["type"]} for n in new_f if n not in old_f],
+        "fields_removed": [{"name": n, "type": old_f[n]["type"]} for n in old_f if n not in new_f],
+        "fields_retyped": [{"name": n, "old_type": old_f[n]["type"], "new_type": new_f[n]["type"]}
+                           for n in new_f if n in old_f and old_f[n]["type"] != new_f[n]["type"]],
+        "constraints_changed": [{"name": n, "old": old_f[n].get("constraints", {}), "new": new_f[n].get("constraints", {})}
+                                for n in new_f if n in old_f
+                                and old_f[n].get("constraints", {}) != new_f[n].get("constraints", {})],
+    }
+    if _primary_key(old) != _primary_key(new):
+        out["primary_key_changed"] = {"old": _primary_key(old), "new": _primary_key(new)}
+    return {k: v for k, v in out.items() if v}
+
+
+def _same(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Null-safe element-wise equality (both null = same); different dtypes compare as text."""
+    if a.dtype != b.dtype:
+        a, b = a.astype("string"), b.astype("string")
+    # Nulls become None first: None == None holds, None == value does not, and no NA ambiguity.
+    same = a.to_numpy(dtype=object, na_value=None) == b.to_numpy(dtype=object, na_value=None)
+    return pd.Series(np.asarray(same, dtype=bool), index=a.index)
+
+
+def _breakdown(rows: pd.DataFrame, columns: list[str]) -> dict:
+    """Counts of added/removed rows per value of each low-cardinality key column (e.g. pledges by as_of)."""
+    out = {}
+    for col in columns:
+        values = rows[col].map(_jsonable)
+        counts = values.value_counts(dropna=False)
+        if 1 <= len(counts) <= BREAKDOWN_MAX_VALUES:
+            out[col] = {str(k): int(n) for k, n in sorted(counts.items(), key=lambda kv: str(kv[0]))}
+    return out
+
+
+def diff_rows(old: pd.DataFrame, new: pd.DataFrame, key: list[str], breakdown_columns: list[str] = ()) -> dict:
+    """Rows added, removed and changed, matching ``old`` and ``new`` on ``key`` (one vectorised merge)."""
+    common = [c for c in new.columns if c in old.columns]
+    key = [k for k in key if k in common] or common
+    if old[key].duplicated().any() or new[key].duplicated().any():
+        key = common  # not a usable key: fall back to comparing whole rows
+    old, new = old[common].copy(), new[common].copy()
+    for k in key:  # keys must share a dtype to be matched
+        if old[k].dtype != new[k].dtype:
+            old[k], new[k] = old[k].astype("string"), new[k].astype("string")
+    merged = old.merge(new, on=key, how="outer", suffixes=("__old", "__new"), indicator=True, sort=False)
+    merged = merged.sort_values(key, kind="stable", ignore_index=True, na_position="last")
+    added = merged[merged["_merge"] == "right_only"]
+    removed = merged[merged["_merge"] == "left_only"]
+    both = merged[merged["_merge"] == "both"]
+    values = [c for c in common if c not in key]
+    differs = pd.DataFrame({c: ~_same(both[f"{c}__old"], both[f"{c}__new"]) for c in values}, index=both.index)
+    changed_mask = differs.any(axis=1) if values else pd.Series(False, index=both.index)
+    changed = both[changed_mask]
+
+    def side(rows, suffix):
+        return rows[key + [f"{c}{suffix}" for c in values]].set_axis(key + values, axis=1)
+
+    changed_examples = []
+    for idx in changed.index[:EXAMPLES]:
+        cols = [c for c in values if differs.at[idx, c]]
+        changed_examples.append({
+            "key": {k: _jsonable(changed.at[idx, k]) for k in key},
+            "changes": {c: {"old": _jsonable(changed.at[idx, f"{c}__old"]),
+                            "new": _jsonable(changed.at[idx, f"{c}__new"])} for c in cols},
+        })
+    bd = [c for c in breakdown_columns if c in key]
+    return {
+        "key": key,
+        "rows_before": int(len(old)),
+        "rows": int(len(new)),
+        "added": int(len(added)),
+        "removed": int(len(removed)),
+        "changed": int(len(changed)),
+        "changed_fields": {c: int(n) for c, n in differs[changed_mask].sum().items() if n} if values else {},
+        "added_by": _breakdown(added, bd) if len(added) else {},
+        "removed_by": _breakdown(removed, bd) if len(removed) else {},
+        "examples": {
+            "added": _records(side(added.head(EXAMPLES), "__new"), key + values),
+            "removed": _records(side(removed.head(EXAMPLES), "__old"), key + values),
+            "changed": changed_examples,
+        },
+    }
+
+
+def _breakdown_columns(resource: dict) -> list[str]:
+    """Key columns worth a count per value: dates (vintages, periods) and small enums."""
+    f = _fields(resource)
+    return [k for k in _primary_key(resource)
+            if k in f and (f[k]["type"] == "date" or "enum" in f[k].get("constraints", {}))]
+
+
+def place_id_changes(old_cities: pd.DataFrame, new_cities: pd.DataFrame,
+                     old_redirects: pd.DataFrame | None, new_redirects: pd.DataFrame) -> dict:
+    """Place ids that stopped being rows of ``cities``: merged into an existing place, redirected
+    to a new id, or (a stability problem) dropped without a redirect; plus redirect-table changes."""
+    empty = pd.DataFrame({"old_city_id": pd.Series(dtype="string"), "city_id": pd.Series(dtype="string"),
+                          "reason": pd.Series(dtype="string")})
+    old_r = old_redirects if old_redirects is not None else empty
+    new_r = new_redirects[["old_city_id", "city_id", "reason"]]
+    gone = pd.DataFrame({"old_city_id": old_cities.loc[~old_cities["city_id"].isin(new_cities["city_id"]), "city_id"]})
+    gone = gone.merge(new_r, on="old_city_id", how="left").sort_values("old_city_id", ignore_index=True)
+    redirected = gone[gone["city_id"].notna()]
+    merged_mask = redirected["city_id"].isin(old_cities["city_id"])
+    cols = ["old_city_id", "city_id", "reason"]
+    r = new_r.merge(old_r[["old_city_id", "city_id"]], on="old_city_id", how="left", suffixes=("", "__old"))
+    redirects_added = r[r["city_id__old"].isna()].sort_values("old_city_id")
+    redirects_changed = r[r["city_id__old"].notna() & (r["city_id"] != r["city_id__old"])].sort_values("old_city_id")
+    redirects_removed = old_r[~old_r["old_city_id"].isin(new_r["old_city_id"])].sort_values("old_city_id")
+    return {
+        "ids_merged": _records(redirected[merged_mask.to_numpy()], cols),
+        "ids_redirected": _records(redirected[~merged_mask.to_numpy()], cols),
+        "ids_dropped_without_redirect": sorted(gone.loc[gone["city_id"].isna(), "old_city_id"].tolist()),
+        "redirects_added": int(len(redirects_added)),
+        "redirects_changed": _records(redirects_changed.rename(columns={"city_id__old": "previous_city_id"}),
+                                      ["old_city_id", "previous_city_id", "city_id", "reason"]),
+        "redirects_removed": _records(redirects_removed, ["old_city_id", "city_id"]),
+    }
+
+
+def diff_releases(old_dir: Path | None, old_descriptor: dict | None, new_dir: Path, new_descriptor: dict) -> dict:
+    """The whole release diff as a JSON-ready dict (``old_dir`` None = initial release)."""
+    new_res = _release_resources(new_descriptor)
+    out: dict = {
+        "name": new_descriptor.get("name"),
+        "title": new_descriptor.get("title"),
+        "version": new_descriptor.get("version"),
+        "created": new_descriptor.get("created"),
+        "previous_version": old_descriptor.get("version") if old_descriptor else None,
+        "initial_release": old_dir is None,
+        "resources": {},
+    }
+    new_tables = {n: _read(new_dir / "data" / f"{n}.parquet") for n in new_res}
+    if old_dir is None:
+        out["resources"] = {n: {"status": "new", "rows": int(len(t)), "fields": len(new_res[n]["schema"]["fields"])}
+                            for n, t in new_tables.items()}
+        return out
+    old_res = _release_resources(old_descriptor)
+    old_tables = {n: _read(old_dir / "data" / f"{n}.parquet") for n in old_res
+                  if (old_dir / "data" / f"{n}.parquet").exists()}
+    for name, res in new_res.items():
+        if name not in old_tables:
+            out["resources"][name] = {"status": "added", "rows": int(len(new_tables[name])),
+                                      "fields": len(res["schema"]["fields"])}
+            continue
+        entry = {"status": "changed"}
+        sc = schema_changes(old_res[name], res)
+        if sc:
+            entry["schema"] = sc
+        entry.update(diff_rows(old_tables[name], new_tables[name], _primary_key(res), _breakdown_columns(res)))
+        if not sc and not (entry["added"] or entry["removed"] or entry["changed"]):
+            entry["status"] = "unchanged"
+        out["resources"][name] = entry
+    for name in old_res:
+        if name not in new_res:
+            out["resources"][name] = {"status": "removed", "rows_before": int(len(old_tables.get(name, ())))}
+    if PLACES in old_tables and PLACES in new_tables and REDIRECTS in new_tables:
+        out["places"] = place_id_changes(old_tables[PLACES], new_tables[PLACES],
+                                         old_tables.get(REDIRECTS), new_tables[REDIRECTS])
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+def _md(value) -> str:
+    text = "null" if value is None else json.dumps(value) if isinstance(value, bool) else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _key_text(key: dict) -> str:
+    return ", ".join(f"{k}=`{_md(v)}`" for k, v in key.items())
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def render_markdown(changes: dict) -> str:
+    title = f"# {changes.get('title') or changes['name']} {changes['version']}"
+    created = (changes.get("created") or "")[:10]
+    lines = [title, ""]
+    if changes["initial_release"]:
+        lines += [f"Released {created}. Initial release.", "",
+                  "| resource | rows | fields |", "|---|---:|---:|"]
+        lines += [f"| `{n}` | {r['rows']:,} | {r['fields']} |" for n, r in changes["resources"].items()]
+        return "\n".join(lines) + "\n"
+
+    lines += [f"Released {created}. Changes since {changes['previous_version']}: rows matched on each "
+              "resource's primary key; `changed` = same key, other values differ.", "",
+              "| resource | rows before | rows now | added | removed | changed | schema |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+    for name, r in changes["resources"].items():
+        if r["status"] in ("added", "removed"):
+            rows = r.get("rows", 0)
+            lines.append(f"| `{name}` | {r.get('rows_before', 0):,} | {rows:,} | | | | resource {r['status']} |")
+            continue
+        sc = r.get("schema", {})
+        schema_note = ", ".join(f"{len(v) if isinstance(v, list) else 1} {k.replace('_', ' ')}" for k, v in sc.items()) or "—"
+        lines.append(f"| `{name}` | {r['rows_before']:,} | {r['rows']:,} | {r['added']:,} | {r['removed']:,} "
+                     f"| {r['changed']:,} | {schema_note} |")
+    lines.append("")
+
+    places = changes.get("places")
+    if places:
+        lines += ["## Place ids", ""]
+        for label, k in (("merged into a place that already existed", "ids_merged"),
+                         ("redirected to a new id", "ids_redirected")):
+            rows = places[k]
+            lines.append(f"- {_plural(len(rows), 'id')} {label}" + (":" if rows else "."))
+            lines += [f"  - `{r['old_city_id']}` → `{r['city_id']}` ({_md(r['reason'])})" for r in rows[:10]]
+            if len(rows) > 10:
+                lines.append(f"  - … {len(rows) - 10:,} more in changes.json")
+        dropped = places["ids_dropped_without_redirect"]
+        lines.append(f"- {_plural(len(dropped), 'id')} removed without a redirect"
+                     + (" (ids users may hold no longer resolve): " + ", ".join(f"`{i}`" for i in dropped[:10])
+                        + (" …" if len(dropped) > 10 else "") if dropped else "."))
+        lines.append(f"- `city_redirects`: {places['redirects_added']:,} added, {len(places['redirects_changed']):,} "
+                     f"retargeted, {len(places['redirects_removed']):,} removed.")
+        lines.append("")
+
+    for name, r in changes["resources"].items():
+        if r["status"] == "unchanged":
+            continue
+        lines += [f"## {name}", ""]
+        if r["status"] in ("added", "removed"):
+            lines += [f"Resource {r['status']} ({_plural(r.get('rows', r.get('rows_before', 0)), 'row')}).", ""]
+            continue
+        for k, items in r.get("schema", {}).items():
+            if k == "fields_added":
+                lines += [f"- field `{f['name']}` added ({f['type']})" for f in items]
+            elif k == "fields_removed":
+                lines += [f"- field `{f['name']}` removed (was {f['type']})" for f in items]
+            elif k == "fields_retyped":
+                lines += [f"- field `{f['name']}` retyped {f['old_type']} → {f['new_type']}" for f in items]
+            elif k == "constraints_changed":
+                lines += [f"- constraints of `{f['name']}` changed" for f in items]
+            elif k == "primary_key_changed":
+                lines.append(f"- primary key changed from {items['old']} to {items['new']}")
+        summary = f"{_plural(r['added'], 'row')} added, {r['removed']:,} removed, {r['changed']:,} changed"
+        if r["changed_fields"]:
+            summary += " (" + ", ".join(f"`{c}` {n:,}" for c, n in r["changed_fields"].items()) + ")"
+        lines += [f"- {summary}."]
+        for kind in ("added", "removed"):
+            for col, counts in r[f"{kind}_by"].items():
+                lines.append(f"- {kind} by `{col}`: " + ", ".join(f"{_md(v)}: {n:,}" for v, n in counts.items()))
+        ex = r["examples"]
+        for kind in ("added", "removed"):
+            if ex[kind]:
+                lines.append(f"- examples {kind}:")
+                lines += ["  - " + _key_text({k: row[k] for k in r["key"]})
+                          + (f" ({_md(row['name'])})" if row.get("name") and "name" not in r["key"] else "")
+                          for row in ex[kind]]
+        if ex["changed"]:
+            lines.append("- examples changed:")
+            for c in ex["changed"]:
+                diffs = "; ".join(f"`{f}` {_md(v['old'])} → {_md(v['new'])}" for f, v in c["changes"].items())
+                lines.append(f"  - {_key_text(c['key'])}: {diffs}")
+        lines.append("")
+    if all(r["status"] == "unchanged" for r in changes["resources"].values()):
+        lines += ["No data or schema changes.", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write(stage: Path, previous: Path | None, version: str) -> dict:
+    """Write ``CHANGELOG.md`` and ``changes.json`` into ``stage`` (the release being assembled)."""
+    import copy
+    new_descriptor = copy.deepcopy(schema.descriptor())
+    new_descriptor["version"] = version
+    old_descriptor = None
+    if previous is not None:
+        old_descriptor = json.loads((previous / "datapackage.json").read_text(encoding="utf-8"))
+        old_descriptor.setdefault("version", previous.name)
+    changes = diff_releases(previous, old_descriptor, stage, new_descriptor)
+    (stage / "changes.json").write_text(json.dumps(changes, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (stage / "CHANGELOG.md").write_text(render_markdown(changes), encoding="utf-8")
+    return changes

@@ -1,0 +1,137 @@
+"""``DATA_DICTIONARY.md`` in each release: every resource and field, from the descriptor and the data.
+
+Generated, never hand-kept, so it cannot drift from the schema: type, unit, description,
+allowed values (required, key, enum, pattern, minimum/maximum), example values (the first
+few distinct non-null values in primary-key order) and the share of nulls.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from etl import schema
+
+EXAMPLES = 3
+EXAMPLE_CHARS = 40
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _example(value) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        text = value.isoformat()
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = str(value)
+    if len(text) > EXAMPLE_CHARS:
+        text = text[:EXAMPLE_CHARS - 1] + "…"
+    return "`" + _cell(text).replace("`", "'") + "`"
+
+
+def examples(column: pd.Series) -> str:
+    values = column.dropna().drop_duplicates().head(EXAMPLES).tolist()
+    return ", ".join(_example(v) for v in values) if values else "—"
+
+
+def null_share(column: pd.Series) -> str:
+    if len(column) == 0:
+        return "—"
+    share = column.isna().mean()
+    if share == 0:
+        return "0%"
+    if share == 1:
+        return "100%"
+    return "<0.1%" if share < 0.001 else (">99.9%" if share > 0.999 else f"{share:.1%}")
+
+
+def _number(v) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def allowed(field: dict, primary_key: list[str], foreign: dict[str, str]) -> str:
+    c = field.get("constraints", {})
+    parts = []
+    if field["name"] in primary_key:
+        parts.append("primary key" if len(primary_key) == 1 else "part of primary key")
+    if c.get("required"):
+        parts.append("required")
+    if field["name"] in foreign:
+        parts.append(f"→ {foreign[field['name']]}")
+    if "enum" in c:
+        parts.append("one of " + ", ".join(f"`{v}`" for v in c["enum"]))
+    if "pattern" in c:
+        parts.append(f"pattern `{c['pattern']}`")
+    if "minimum" in c and "maximum" in c:
+        parts.append(f"{_number(c['minimum'])} to {_number(c['maximum'])}")
+    elif "minimum" in c:
+        parts.append(f"≥ {_number(c['minimum'])}")
+    elif "maximum" in c:
+        parts.append(f"≤ {_number(c['maximum'])}")
+    if "format" in field and field["format"] != "default":
+        parts.append(f"format {field['format']}")
+    return _cell("; ".join(parts)) or "—"
+
+
+def _foreign_keys(resource: dict) -> dict[str, str]:
+    out = {}
+    for fk in resource["schema"].get("foreignKeys", []):
+        fields = [fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"]
+        ref = fk["reference"]
+        ref_fields = [ref["fields"]] if isinstance(ref["fields"], str) else ref["fields"]
+        target = ref["resource"] or resource["name"]
+        for f, rf in zip(fields, ref_fields):
+            out[f] = f"`{target}.{rf}`"
+    return out
+
+
+def resource_section(resource: dict, frame: pd.DataFrame) -> list[str]:
+    name = resource["name"]
+    pk = schema.primary_key(name)
+    fks = _foreign_keys(resource)
+    dtypes = schema.pandas_dtypes(name)
+    lines = [f"## `{name}` — {resource.get('title', name)}", ""]
+    if resource.get("description"):
+        lines += [resource["description"], ""]
+    lines += [f"Files: `data/{name}.parquet`, `data/{name}.csv`. Rows: {len(frame):,}. "
+              f"Primary key: {', '.join(f'`{k}`' for k in pk) or 'none'}.", "",
+              "| field | type | pandas dtype | unit | description | allowed values | examples | null share |",
+              "|---|---|---|---|---|---|---|---:|"]
+    for f in resource["schema"]["fields"]:
+        col = frame[f["name"]]
+        lines.append("| " + " | ".join([
+            f"`{f['name']}`", f["type"], dtypes[f["name"]], _cell(f.get("unit", "")) or "—",
+            _cell(f.get("description", "")) or "—", allowed(f, pk, fks), examples(col), null_share(col),
+        ]) + " |")
+    return lines + [""]
+
+
+def render(descriptor: dict, data_dir: Path) -> str:
+    lines = [f"# Data dictionary: {descriptor.get('title', descriptor['name'])}", "",
+             "Generated from `datapackage.json` and the data of this release by `etl/release/dictionary.py`; "
+             "do not edit by hand. Examples are the first distinct non-null values in primary-key order; "
+             "the null share counts empty cells (null in Parquet, empty in CSV).", "",
+             "Load a table with its promised dtypes (nullable integers as `Int64`, strings as `string`, "
+             "small enums as `category`, dates as `datetime.date`): "
+             "`etl.schema.read_parquet(path)` or `pd.read_parquet(path, dtype_backend=\"numpy_nullable\")`.", ""]
+    lines += ["Resources: " + ", ".join(f"`{r['name']}`" for r in descriptor["resources"]) + ".", ""]
+    for res in descriptor["resources"]:
+        frame = schema.read_parquet(data_dir / f"{res['name']}.parquet")
+        lines += resource_section(res, frame)
+    sources = descriptor.get("sources", [])
+    if sources:
+        lines += ["## Sources (`source_id`)", "", "| source_id | title | publisher | licence |", "|---|---|---|---|"]
+        for s in sources:
+            lic = ", ".join(l.get("name", "") for l in s.get("licenses", []))
+            lines.append(f"| `{s['id']}` | {_cell(s.get('title', ''))} | {_cell(s.get('publisher', ''))} | {lic} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write(stage: Path) -> None:
+    """Write ``DATA_DICTIONARY.md`` into ``stage`` from its ``data/*.parquet`` and the schema."""
+    (stage / "DATA_DICTIONARY.md").write_text(render(schema.descriptor(), stage / "data"), encoding="utf-8")

@@ -1,0 +1,28 @@
+"""One reader per raw source: ``read(path, source_id) -> SourceTable``.
+
+``READERS`` maps each source id (as used in the source manifest) to its reader.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from . import (bts_dot1, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
+               climactor_country_dict, ita_metro_exports, twin_cities)
+from .base import SourceError, SourceTable
+
+Reader = Callable[[Path, str], SourceTable]
+
+READERS: dict[str, Reader] = {
+    "climactor_dec2022": climactor_contextuals.read,
+    "climactor_sep2022": climactor_contextuals.read,
+    "climactor_country_dict": climactor_country_dict.read,
+    "twin_cities": twin_cities.read,
+    "bts_dot1_201501": bts_dot1.read,
+    "bts_schedule_d": bts_schedule_d.read,
+    "bts_texas_ports": bts_texas_ports.read,
+    "ita_metro_exports": ita_metro_exports.read,
+    "census_cbsa_2013": census_cbsa.read,
+}
+
+__all__ = ["READERS", "Reader", "SourceError", "SourceTable"]
