@@ -57,19 +57,18 @@ def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: 
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    tables = read_sources(raw_paths or local_paths(), set(skip_sources))
+    raw_paths = raw_paths or local_paths()
+    tables = read_sources(raw_paths, set(skip_sources))
     timings["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
     steps = fact_steps()
     mentions = pd.concat([step.mentions(tables) for step in steps], ignore_index=True)
-    country_dict = tables.get("climactor_country_dict")
-    places = build_places(mentions, country_dict=country_dict.data if country_dict else None)
+    places = build_places(mentions, country_dict_path=raw_paths.get("climactor_country_dict"))
     timings["resolve"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    resolved = pd.concat([mentions[["source_id", "source_row", "role"]].reset_index(drop=True),
-                          places.mention_city_ids.reset_index(drop=True)], axis=1)
+    resolved = places.mention_city_ids.reset_index(drop=True)
     resources: dict[str, pd.DataFrame] = {
         "cities": places.cities, "city_redirects": places.redirects, "place_identifiers": places.crosswalk}
     exclusions = [t_.exclusions for t_ in tables.values()]

@@ -313,6 +313,17 @@ def test_malformed_suite_is_refused(tmp_path):
         expectations.load_suites(tmp_path, schema.resource_names())
 
 
+def test_expectation_that_cannot_run_fails_the_gate(build, tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "cities.json").write_text(json.dumps({"resource": "cities", "expectations": [
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "no_such_column", "min_value": 0},
+         "severity": "warning", "why": "a suite out of step with the schema"}]}))
+    result = gate.check_build(build, suites_dir=tmp_path / "s", console=Console(file=io.StringIO()))
+    fail = failures(result.results, suite="expectations")
+    assert not result.ok and len(fail) == 1
+    assert fail[0].severity == "error" and "could not run" in fail[0].message
+
+
 def test_build_report_references():
     kwargs = {"min_value": {"$build_report": "sources.a.rows_read", "times": 0.3},
               "max_value": {"$build_report": "sources.a.rows_read", "times": 0.3}}

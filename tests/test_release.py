@@ -278,7 +278,19 @@ def test_changelog_counts_rows_added_removed_changed_by_primary_key(tmp_path, bu
     assert f"Released {schema.descriptor()['created'][:10]}. Changes since 0.9.0" in text
     assert "| `pledges` | 5 | 9 | 5 | 1 | 0 | — |" in text
     assert "- added by `as_of`: 2022-09-01: 1, 2022-12-01: 4" in text
-    assert "`x-usa-houston-city` → `gn4699066`" in text and "`x-usa-laredo` → `gn4705349`" in text
+    assert "`x-usa-houston-city` (Houston City) → `gn4699066` (Houston)" in text
+    assert "`x-usa-laredo` (Laredo) → `gn4705349` (Laredo)" in text
+    # The new vintage against the earlier one (both in this release, so the same place ids):
+    # Los Angeles joined Race to Zero; Los Angeles' GCoM and El Paso's Climate Mayors rows are gone.
+    vintage = pledges["vintages"][0]
+    assert (vintage["value"], vintage["previous_value"], vintage["previous_from"]) == ("2022-12-01", "2022-09-01", "this release")
+    assert (vintage["continued"], vintage["new"], vintage["gone"]) == (3, 1, 2)
+    assert vintage["examples"]["new"] == [{"city_id": "gn5368361", "initiative_id": "race_to_zero", "list_key": "2020"}]
+    assert vintage["new_by"]["initiative_id"] == {"race_to_zero": 1}
+    assert vintage["gone_by"]["initiative_id"] == {"climate_mayors": 1, "gcom": 1}
+    assert ("- new `as_of` 2022-12-01 (4 rows) against 2022-09-01 (5 rows, from this release), matched on the rest "
+            "of the key: 3 continue, 1 new, 2 gone.") in text
+    assert "examples new: city_id=`gn5368361` (Los Angeles), initiative_id=`race_to_zero`" in text
     assert "`population` 1394928 → 1419516" in text and "`both_sides` false → true" in text
     assert "  - city_id=`gn4705349` (Laredo)" in text
     assert "## initiative_tokens" in text and "## city_redirects" in text
@@ -324,6 +336,22 @@ def test_diff_rows_is_null_safe_and_detects_retyped_values():
     assert r["changed_fields"] == {"x": 1, "d": 1}
     assert [e["key"]["k"] for e in r["examples"]["changed"]] == ["c", "d"]
     assert r["examples"]["changed"][0]["changes"] == {"d": {"old": "2022-09-01", "new": "2022-12-01"}}
+
+
+def test_a_new_vintage_is_compared_with_the_previous_release_through_redirects():
+    res = {"name": "pledges", "schema": {"fields": [{"name": "as_of", "type": "date"}, {"name": "city_id", "type": "string"},
+                                                    {"name": "initiative_id", "type": "string"}],
+                                         "primaryKey": ["as_of", "city_id", "initiative_id"]}}
+    sep, dec = dt.date(2022, 9, 30), dt.date(2022, 12, 31)
+    old = pd.DataFrame({"as_of": [sep, sep], "city_id": ["x-usa-a", "gn2"], "initiative_id": ["c", "c"]})
+    new = pd.DataFrame({"as_of": [dec, dec], "city_id": ["gn1", "gn3"], "initiative_id": ["c", "c"]})
+    redirects = pd.DataFrame({"old_city_id": ["x-usa-a"], "city_id": ["gn1"], "reason": ["matched"]})
+    [v] = changelog.vintage_changes(old, new, res, redirects)
+    assert v["previous_from"].startswith("previous release")
+    assert (v["continued"], v["new"], v["gone"]) == (1, 1, 1)  # x-usa-a is gn1 now: it continues
+    assert v["examples"]["new"] == [{"city_id": "gn3", "initiative_id": "c"}]
+    assert v["examples"]["gone"] == [{"city_id": "gn2", "initiative_id": "c"}]
+    assert changelog.vintage_changes(new, new, res, redirects) == []  # no new vintage, nothing to say
 
 
 def test_an_id_dropped_without_redirect_is_flagged():
@@ -485,7 +513,7 @@ def _raw_paths(mirror: Path) -> dict[str, Path]:
     return {s["id"]: mirror / file_name(s) for s in manifest()}
 
 
-def _gate_or_skip_check(monkeypatch):
+def _real_gate_or_stand_in(monkeypatch):
     """The real release gate when it exists, else a stand-in (the gate has its own tests)."""
     try:
         from etl.quality import gate  # noqa: F401
@@ -509,7 +537,7 @@ def test_two_clean_builds_give_identical_parquet_bytes(tmp_path, mirror):
 @requires_mirror
 def test_sep_vintage_then_full_sources_changelog_shows_the_december_pledges(tmp_path, mirror, real_build, monkeypatch):
     from etl import build
-    _gate_or_skip_check(monkeypatch)
+    _real_gate_or_stand_in(monkeypatch)
     sep_only = tmp_path / "sep"
     build.run(sep_only, {"climactor_dec2022"}, raw_paths=_raw_paths(mirror))
     published = tmp_path / "published"
@@ -530,5 +558,14 @@ def test_sep_vintage_then_full_sources_changelog_shows_the_december_pledges(tmp_
     assert pledges["added"] >= len(dec)
     text = (target / "CHANGELOG.md").read_text()
     assert "## pledges" in text and "- added by `as_of`: " in text and "2022-12-" in text
-    assert f"Changes since 0.9.0" in text
+    assert "Changes since 0.9.0" in text
+    # The real Sep -> Dec 2022 membership change, both vintages in this release (same place ids).
+    [vintage] = pledges["vintages"]
+    sep = full[full["as_of"].map(lambda d: d.strftime("%Y-%m")) == "2022-09"]
+    rest = ["city_id", "initiative_id", "list_key"]
+    dec_keys, sep_keys = set(dec[rest].itertuples(index=False)), set(sep[rest].itertuples(index=False))
+    assert vintage["previous_from"] == "this release"
+    assert (vintage["continued"], vintage["new"], vintage["gone"]) == (
+        len(dec_keys & sep_keys), len(dec_keys - sep_keys), len(sep_keys - dec_keys))
+    assert f"{vintage['new']:,} new, {vintage['gone']:,} gone." in text
     assert (target / "DATA_DICTIONARY.md").read_text().count("## `") == len(schema.resource_names())

@@ -383,9 +383,9 @@ class TestTexasPorts:
     def test_weights_kg_and_lb(self):
         t = fixture("bts_texas_ports")
         r = row(t, 3)
-        assert r["weight_kg"] == pytest.approx(225323.77) and r["weight_lb"] == pytest.approx(496753.29)
-        assert r["weight_lb"] / r["weight_kg"] == pytest.approx(2.2046, rel=1e-3)
-        assert pd.isna(row(t, 4)["weight_kg"]) and pd.isna(row(t, 4)["weight_lb"])  # surface export
+        assert r["weight_tonnes"] == pytest.approx(225323.77) and r["weight_klb"] == pytest.approx(496753.29)
+        assert r["weight_klb"] / r["weight_tonnes"] == pytest.approx(2.2046, rel=1e-3)
+        assert pd.isna(row(t, 4)["weight_tonnes"]) and pd.isna(row(t, 4)["weight_klb"])  # surface export
 
     def test_partner_flow_and_codes(self):
         t = fixture("bts_texas_ports")
@@ -586,7 +586,7 @@ class TestRawMirror:
         t = self.real("bts_texas_ports")
         assert len(t.exclusions) == 0
         assert t.data["year"].min() == 1993
-        assert t.notes["weight_lb_per_kg_median"] == pytest.approx(2.2046, abs=1e-4)
+        assert t.notes["weight_klb_per_tonne_median"] == pytest.approx(2.2046, abs=1e-4)
 
     def test_ita(self):
         t = self.real("ita_metro_exports")

@@ -15,12 +15,11 @@ import pandas as pd
 
 
 def climate_mayors_exports_to_mexico(release, source_id="bts_dot1_201501"):
-    data = Path(release) / "data"
-    cities = pd.read_parquet(data / "cities.parquet")
-    initiatives = pd.read_parquet(data / "initiatives.parquet")
-    pledges = pd.read_parquet(data / "pledges.parquet")
-    flows = pd.read_parquet(data / "trade_flows.parquet")
-    partnerships = pd.read_parquet(data / "partnerships.parquet")
+    def read(name):  # nullable dtypes: integer columns with gaps stay integers (Int64)
+        return pd.read_parquet(Path(release) / "data" / f"{name}.parquet", dtype_backend="numpy_nullable")
+
+    cities, initiatives, pledges = read("cities"), read("initiatives"), read("pledges")
+    flows, partnerships = read("trade_flows"), read("partnerships")
 
     # 1. Places that pledged with Climate Mayors (in any vintage of the pledge database).
     climate_mayors = initiatives.loc[initiatives["name"] == "Climate Mayors", "initiative_id"]

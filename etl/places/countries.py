@@ -60,6 +60,7 @@ ALIASES: dict[str, str] = {
     "northern ireland": "GBR",
     "great britain": "GBR",
     "uk": "GBR",
+    "uae": "ARE",
     "georgia (country)": "GEO",
     "republic of ireland": "IRL",
     "kosovo": "XKX",
@@ -122,7 +123,7 @@ def _country_dict(path: str) -> dict[str, str]:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)  # iso2 "NA" is Namibia
     out: dict[str, str] = {}
     for wrong, right, iso in zip(df["wrong"], df["right"], df["iso"]):
-        if iso and re.fullmatch(r"[A-Z]{3}", iso):
+        if iso and re.fullmatch(r"[A-Z]{3}", iso) and iso in _valid_iso3():
             out.setdefault(_key(wrong), iso)
             out.setdefault(_key(right), iso)
     return out

@@ -140,6 +140,17 @@ def haversine_km(lat1, lon1, lat2, lon2):
 
 
 _CELL = 0.1  # degrees, spatial grid
+
+
+def _cell(ilat, ilon):
+    return ilat * 10_000 + ilon  # ilon in [-1800, 1800]: unique per (ilat, ilon)
+
+
+def haversine_scalar(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """haversine_km for two points, without numpy overhead."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 6371.0088 * 2 * math.asin(math.sqrt(min(1.0, max(0.0, a))))
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_R = np.empty(0, dtype=np.int8)
 _SEP = "\x1f"
@@ -240,10 +251,13 @@ class Gazetteer:
 
     @functools.cached_property
     def grid(self) -> dict:
-        ilat = np.floor(self.lat / _CELL).astype(np.int64)
-        ilon = np.floor(self.lon / _CELL).astype(np.int64)
-        cell = pd.Series(np.arange(len(self.lat))).groupby([ilat, ilon]).indices
-        return {(int(a), int(b)): np.asarray(v, dtype=np.int64) for (a, b), v in cell.items()}
+        """int cell key (see ``_cell``) -> positions in that 0.1-degree cell."""
+        cell = _cell(np.floor(self.lat / _CELL).astype(np.int64), np.floor(self.lon / _CELL).astype(np.int64))
+        o = np.argsort(cell, kind="stable")
+        cs = cell[o]
+        st = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
+        en = np.r_[st[1:], len(cs)]
+        return {int(cs[a]): o[a:b] for a, b in zip(st.tolist(), en.tolist())}
 
     @functools.cached_property
     def gid_to_pos(self) -> dict[int, int]:
@@ -258,7 +272,7 @@ class Gazetteer:
         ilat, ilon = int(math.floor(lat / _CELL)), int(math.floor(lon / _CELL))
         grid = self.grid
         parts = [p for a in range(ilat - dlat, ilat + dlat + 1) for b in range(ilon - dlon, ilon + dlon + 1)
-                 if (p := grid.get((a, b))) is not None]
+                 if (p := grid.get(a * 10_000 + b)) is not None]
         if not parts:
             return _EMPTY_I, np.empty(0)
         pos = np.concatenate(parts)
@@ -324,7 +338,25 @@ def load_gazetteer(min_population: int = 500, use_disk_cache: bool = True) -> Ga
     return g
 
 
-def _write_cache(g: Gazetteer, cdir: Path) -> None:
+def _write_cache(g: Gazetteer, final: Path) -> None:
+    """Write into a private folder, then rename it into place (safe with concurrent builds)."""
+    import shutil
+
+    tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_cache_files(g, tmp)
+        if not final.exists():
+            os.replace(tmp, final)
+        prefix = final.name.rsplit("-", 1)[0] + "-"
+        for old in final.parent.glob(prefix + "*"):  # caches of older code versions
+            if old.name != final.name and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_cache_files(g: Gazetteer, cdir: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

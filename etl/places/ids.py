@@ -25,7 +25,8 @@ row order, on which sources happen to be in a build, or on the spelling a source
      vintage) and "A Bakonyert" (Dec 2022) get the SAME id ``x-hun-a-bakonyert``; a name with
      no Latin letters gets ``u`` + 10 hex digits of the SHA-1 of its NFC form;
    * ``place_type``: appended unless the place is a city ("-county", "-district", "-region",
-     "-port", "-port_district", "-metro", "-pseudo").
+     "-port", "-port-district", "-metro", "-non-place"), so every id matches
+     ``(gn[0-9]+|x-[a-z0-9-]+)``.
 
    Example: "Los Angeles County, CA" -> ``x-usa-ca-los-angeles-county``.
 
@@ -48,6 +49,7 @@ row order, on which sources happen to be in a build, or on the spelling a source
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
 
@@ -62,6 +64,7 @@ def geonames_city_id(geonames_id) -> str:
     return f"gn{int(geonames_id)}"
 
 
+@functools.lru_cache(maxsize=None)
 def slug(text) -> str:
     """URL-safe slug of a place name: normalise(), spaces -> '-'; a hash for non-Latin names."""
     n = normalise(text) if isinstance(text, str) else ""
@@ -80,7 +83,7 @@ def provisional_id(iso3: str | None, base_name: str, admin1: str | None = None, 
         parts.append(str(parent).lower())
     parts.append(slug(base_name))
     if place_type and place_type != CITY:
-        parts.append(place_type)
+        parts.append(place_type.replace("_", "-"))  # ids match (gn[0-9]+|x-[a-z0-9-]+)
     return "-".join(parts)
 
 

@@ -65,25 +65,34 @@ def pledge_mentions(path: Path, source_id: str = "climactor_dec2022") -> pd.Data
 
 
 def port_mentions(mirror: Path) -> pd.DataFrame:
+    """One "port" mention per trade row of dot1_0115.csv (DEPE) and texas_mexico_ports.csv
+    (PortCode): the name to resolve is the Schedule D port name cleaned by ``port_name``, admin1
+    the port's state; "..XX" codes are district-level "not elsewhere classified" rows
+    (port_district), "70XX" is "low value" (pseudo)."""
     from etl.places.parse import port_name
 
     sched = json.loads((mirror / "schedule_d_port_codes.json").read_text())
     dot = pd.read_csv(mirror / "dot1_0115.csv", dtype=str)
     tx = pd.read_csv(mirror / "texas_mexico_ports.csv", dtype=str)
-    codes = sorted(set(dot["DEPE"].dropna()) | set(tx["PortCode"].dropna()))
-    rows = []
-    for i, code in enumerate(codes, 1):
-        info = sched.get(code, {})
-        raw = info.get("port", "")
-        state = info.get("state")
+    info = {}
+    for code in sorted(set(dot["DEPE"].dropna()) | set(tx["PortCode"].dropna())):
+        d = sched.get(code, {})
+        raw, state = d.get("port", ""), d.get("state")
         name, typ = port_name(raw, state)
         if code.endswith("XX"):
             typ = "pseudo" if code.startswith("70") else "port_district"
-        rows.append({"source_row": i, "raw_name": raw, "name": name or raw, "admin1": state, "place_type": "port" if typ == "city" else typ,
-                     "code": code})
-    df = pd.DataFrame(rows)
-    return _frame({**{c: df[c] for c in df.columns}, "source_id": "bts_ports", "role": "port", "country": "US",
-                   "code_type": "schedule_d_port"})
+        info[code] = (raw, name or raw, state, "port" if typ == "city" else typ)
+    frames = []
+    for sid, codes in (("bts_dot1", dot["DEPE"]), ("bts_texas_ports", tx["PortCode"])):
+        c = codes.astype("string")
+        frames.append(_frame({
+            "source_id": sid, "source_row": pd.RangeIndex(1, len(c) + 1), "role": "port",
+            "raw_name": [info.get(x, ("",))[0] for x in c], "name": [info.get(x, ("", ""))[1] for x in c],
+            "admin1": [info.get(x, (None, None, None))[2] for x in c], "country": "US",
+            "place_type": [info.get(x, (None, None, None, "port"))[3] for x in c],
+            "code": c.to_numpy(), "code_type": "schedule_d_port",
+        }))
+    return pd.concat(frames, ignore_index=True)
 
 
 def metro_mentions(path: Path) -> pd.DataFrame:
@@ -146,6 +155,12 @@ def main(argv=None) -> None:
     s = summarise(m, r)
     pd.set_option("display.width", 200)
     print(s.to_string(index=False))
+    ports = pd.concat([m, r[["status", "method"]]], axis=1)
+    ports = ports[ports["role"].eq("port")].drop_duplicates("code")
+    real = ports[~ports["method"].eq("not_a_city")]
+    print(f"\nBTS distinct port codes: {len(ports)}; resolved {100 * ports['status'].eq('resolved').mean():.2f} %; "
+          f"of the {len(real)} codes that name a place (not '..XX' district / low-value rows): "
+          f"{100 * real['status'].eq('resolved').mean():.2f} %")
     print(f"\ngazetteer load {t1 - t0:.2f}s {g.timings}; reading sources {t2 - t1:.2f}s; "
           f"resolve {t3 - t2:.2f}s for {len(m)} mentions ({r.attrs['timing']})")
     if a.details:

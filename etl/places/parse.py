@@ -105,6 +105,7 @@ QUALIFIER_TYPES = {
     "borough": "city", "community": "city", "urban gmina": "city", "town gmina": "city",
     "rural gmina": "district", "gmina": "district", "amt": "association", "verbandsgemeinde": "association",
     "samtgemeinde": "association", "arrondissement": "region", "parish": "district",
+    "intercommunality": "association", "communaute de communes": "association",
 }
 
 _TYPE_PATTERNS: list[tuple[re.Pattern, str]] = [

@@ -15,7 +15,11 @@ country_iso3           ISO3 of the country
 admin1                 GeoNames admin1 code of the match; else the code of the hint; else <NA>
 qualifier              text removed from the name ("Los Angeles" in "Encino (Los Angeles)")
 base_name              name with the qualifier removed
-place_type             city | district | county | region | port | port_district | metro | pseudo
+place_type             city | district | county | region | port | port_district | metro | non_place
+                       (associations of municipalities and country names are "region", with the
+                       kind in ``reason``)
+reason                 why a mention is not resolved (no_candidate, coords_mismatch,
+                       admin1_mismatch, association, country, ...), <NA> when resolved
 parent_geonames_id     Int64: for districts, the parent city ("Encino (Los Angeles)" -> 5368361)
 parent_name            the parent's GeoNames name
 fips                   US county FIPS code for "X County, ST" mentions (<NA> otherwise)
@@ -27,35 +31,59 @@ city_id                "gn<id>" when resolved, else ``provisional_id``
 =====================  ========================================================================
 
 Rules, in order (each distinct (name, country, admin1, coordinates rounded to 4 decimals,
-place_type) is resolved once; the gazetteer look-ups are hash look-ups, no scans):
+place_type, population) is resolved once; gazetteer look-ups are hash look-ups, never scans):
 
-1. ``place_type`` "region", "pseudo" or "port_district", or a county / district / region
-   designator in the name ("Los Angeles County, CA", "Kreis Kleve", "Gunma Prefecture",
-   "Celle (district)"): **not a city**: status "unresolved", method "not_a_city", never
-   matched to the city of the same name. US counties get their FIPS code.
+0. Fast path: a plain name (no qualifier, no designator word) that is the primary name of
+   exactly one place in the country (in the hinted admin1, within reach of the coordinates)
+   is resolved without the machinery below; it gives the same answer (tested).
+1. ``place_type`` "region", "non_place" (or "pseudo"), "port_district", or a county /
+   district / region / association designator in the name ("Los Angeles County, CA",
+   "Kreis Kleve", "Gunma Prefecture", "Celle (district)", "Leżajsk (rural gmina)",
+   "Unione dei Comuni ...") -> **not a city**: status "unresolved", method "not_a_city",
+   never matched to the city of the same name. US counties get their FIPS code (and state).
 2. A qualified name is first tried whole ("Frankfurt (Oder)", "Washington, D.C.").
-3. Qualifiers: ", XX" state suffix -> admin1 hint. "(Q)" / ", Q": a type word ("(city)",
-   "(district)"); a country (ignored; "Varna, Bulgaria" with an empty country field adopts it);
-   a parent city (parentheses first: "Encino (Los Angeles)", "Setagaya (Tokyo)"): the base name
-   must match a place within 50 km of the parent (the parent itself excluded) -> resolved to
-   that place as a district with ``parent_geonames_id``; otherwise a provisional district of
-   the parent; an admin1 region ("Coventry, New York", "Lagoa, Azores", "Langen (Hessen)")
-   -> hard admin1 filter. An unknown qualifier ("Wellington, Shropshire") disables the
-   population rule and refuses a unique candidate of more than 100,000 inhabitants (a big city
-   needs no qualifier): such mentions end ambiguous rather than guessed.
-4. Candidates = places in the same country whose primary or alternate names match the
-   normalised name (ranks: primary < primary designator-stripped < alternate < alternate
-   designator-stripped). Filters, in order: admin1 (hard: no candidate in the hinted admin1
-   -> unresolved), coordinates (the best-ranked, then nearest, candidate within 30 km, 60 km
-   for places of 500,000+; none within reach -> unresolved, except that a primary-name
-   candidate that is the only one in an explicitly hinted admin1 is kept and its distance
-   reported), then the best rank; several left -> the largest wins only when it is a primary
-   name match and has more than 10x the population of the next; otherwise "ambiguous".
-5. Fuzzy (rapidfuzz ratio, only names of 5+ letters, same country): with coordinates, the
-   best match >= 90 among places within 30 km; without, the best form >= 92 in the country
-   with no other form within 2 points, mapping to a single place (after admin1).
-6. Coordinates only: the nearest place within 5 km whose name is fuzzy-similar
-   (token_set_ratio >= 85 or partial_ratio >= 90).
+3. Qualifiers. ", XX" state suffix -> hard admin1. "(Q)" -> a type word ("(city)",
+   "(district)"); a country (ignored, or adopted when the country field is empty: "Varna,
+   Bulgaria"); else a parent city ("Encino (Los Angeles)", "Setagaya (Tokyo)"): the base must
+   match a place within 50 km of the parent (the parent itself excluded) -> that place, as a
+   district with ``parent_geonames_id``; if not, Q as an admin1 region when it is one
+   ("Langen (Hessen)"); else a provisional district of the parent (method
+   "district_of_parent"). ", Q" -> an admin1 region first ("Coventry, New York", "Lagoa,
+   Azores", "Suzhou, Jiangsu"), else a parent city. "Parent – Part" (en dash, "Berlin –
+   Steglitz-Zehlendorf", "Budapest XI – Újbuda") -> like "(Parent)". "A - B" / "A / B"
+   (alternative or joint names, "Sexten - Sesto") -> each part, only when the mention's
+   coordinates confirm it. An unknown qualifier ("Wellington, Shropshire") disables the
+   population rule and refuses a unique candidate of 100,000+ inhabitants (a big city needs
+   no qualifier): such mentions end ambiguous rather than guessed.
+4. Candidates = places of the same country whose primary or alternate names match the
+   normalised name, ranked: primary < primary designator-stripped < alternate < alternate
+   designator-stripped. Filters, in order:
+   - admin1: hard for name suffixes, qualifiers and the country field ("England"); an
+     ``admin1`` *column* (often a wrong free-text state in the pledge lists) only narrows the
+     choice when coordinates exist and a candidate of that admin1 lies within reach, and is
+     hard without coordinates; the only primary match in that admin1 is also accepted up to
+     60 km from the coordinates (name and state agree);
+   - coordinates: the best-ranked, then nearest, candidate within 30 km (60 km for places of
+     500,000+, 90 km when the coordinates are whole degrees); a sign flip or swapped axes is
+     tried too (method suffix "_fixed"). None within reach -> unresolved, except (a) a
+     primary-name candidate that is the only one in a hard admin1 (name and state agree; its
+     distance is reported) and (b) the only place of that name in the country whose GeoNames
+     population is within 2.5x of the population the source gives ("_population_match":
+     the source's coordinates are off);
+   - no coordinates: the best rank; several left -> the largest wins when it is a primary
+     match with more than 10x the population of the next ("_population"), or all are within
+     10 km of each other in the same admin1 (one place entered twice, "_cluster"); otherwise
+     "ambiguous", never a guess; so is a unique alternate-name match that is a truncated word of
+     the place's primary name ("Lund" -> Lundamo).
+5. With coordinates only: "Town am River" -> "Town" (unique primary match, coordinates
+   confirm: "normalised_head_coords").
+6. Fuzzy (rapidfuzz ratio, names of 5+ letters, same country): with coordinates, the best
+   match >= 90 among places within 10 km sharing the first letter ("fuzzy_coords"); without
+   coordinates only names equal once spaces and hyphens are removed, or names of 12+ letters
+   at >= 95, unique in the country and with no other form within 2 points ("fuzzy").
+7. Coordinates only: the nearest place within 5 km whose name is the mention's name plus
+   code tokens / articles ("Mioveni AG", "El Palomar" -> "Palomar") or with an adjectival
+   ending ("Perechynska" -> "Perechyn") ("coordinates").
 """
 from __future__ import annotations
 
@@ -70,7 +98,8 @@ import pandas as pd
 from etl.places import ids as idmod
 from etl.places.admin1 import US_TERRITORIES, admin1_code, us_state_codes
 from etl.places.countries import country_name_index, iso2_to_iso3, iso3_to_iso2, resolve_country_field
-from etl.places.gazetteer import Gazetteer, designator_key, haversine_km, load_gazetteer, normalise
+from etl.places.gazetteer import (Gazetteer, designator_key, haversine_km, haversine_scalar, load_gazetteer,
+                                  normalise)
 from etl.places.parse import (QUALIFIER_TYPES, ParsedName, alternatives, clean_text, designator_type, parse_name,
                                strip_district_number)
 
@@ -83,6 +112,7 @@ DOMINANCE = 10.0             # population factor for the population rule
 CLUSTER_KM = 10.0            # same-name candidates this close together are one place
 COARSE_KM = 90.0             # reach for whole-degree coordinates
 POP_MATCH = 2.5              # population factor for "coordinates are off" acceptance
+SOFT_ADMIN1_KM = 60.0        # a stated (free-text) region + unique name: accepted this far
 GUARD_POP = 100_000          # unknown qualifier: refuse a unique candidate this large
 FUZZY_MIN = 92.0             # fuzzy without coordinates
 FUZZY_MARGIN = 2.0
@@ -98,12 +128,14 @@ _HEAD = re.compile(r" (?:am|an der|an den|im|in der|ob der|bei|upon|on|sur|sous|
 
 TIER = {0: "exact_primary", 1: "normalised_primary", 2: "exact_alternate", 3: "normalised_alternate"}
 TIER_SCORE = {0: 100.0, 1: 97.0, 2: 95.0, 3: 92.0}
-NOT_CITY_TYPES = {"region", "pseudo", "port_district", "county", "district", "association", "country"}
+# internal kinds -> the package's place_type enum (city, district, county, region, port,
+# port_district, metro, non_place)
+OUTPUT_TYPE = {"pseudo": "non_place", "association": "region", "country": "region"}
 
 OUTPUT_COLUMNS = [
     "status", "geonames_id", "matched_name", "method", "score", "country_iso3", "admin1", "qualifier",
     "base_name", "place_type", "parent_geonames_id", "parent_name", "fips", "distance_km", "n_candidates",
-    "candidates", "provisional_id", "city_id",
+    "candidates", "provisional_id", "city_id", "reason",
 ]
 
 
@@ -162,7 +194,8 @@ class _Ctx:
 
     # --- the selection rules ---------------------------------------------------------------
     def select(self, pos, rank, *, admin1=None, admin1_soft=False, lat=None, lon=None, radius=None,
-               allow_dominance=True, exclude=(), guard=False, keep_far_admin1=True, mpop=None) -> Pick:
+               allow_dominance=True, exclude=(), guard=False, keep_far_admin1=True, mpop=None,
+               qnorm: str | None = None) -> Pick:
         g = self.g
         if len(exclude) and len(pos):
             m = ~np.isin(pos, np.asarray(exclude, dtype=np.int64))
@@ -176,7 +209,18 @@ class _Ctx:
                              keep_far_admin1=False, mpop=None)
             if pk.status == "resolved":
                 return pk
-            return self.select(pos, rank, lat=lat, lon=lon, radius=radius, mpop=mpop)
+            pk = self.select(pos, rank, lat=lat, lon=lon, radius=radius, mpop=mpop)
+            if pk.status == "resolved" or radius is not None:
+                return pk
+            # the only primary match in the stated region, a little beyond reach: name and state agree
+            m = g.admin1[pos] == admin1
+            if m.sum() == 1 and rank[m][0] <= 1:
+                p0 = int(pos[m][0])
+                d = haversine_scalar(lat, lon, float(g.lat[p0]), float(g.lon[p0]))
+                if d <= SOFT_ADMIN1_KM:
+                    return Pick("resolved", p0, TIER[int(rank[m][0])] + "_admin1", TIER_SCORE[int(rank[m][0])], d,
+                                int(m.sum()), pos[m], reason="coords_far")
+            return pk
         suffix = ""
         if admin1:
             m = g.admin1[pos] == admin1
@@ -232,6 +276,13 @@ class _Ctx:
             if guard and g.pop[p2[0]] >= GUARD_POP:
                 return Pick("ambiguous", method="ambiguous", score=TIER_SCORE[best], n=n, cands=self._top(pos),
                             reason="unknown_qualifier_big_city")
+            prim = g.norm[p2[0]]
+            if (best >= 2 and qnorm and len(prim) > len(qnorm) and prim.startswith(qnorm)
+                    and prim[len(qnorm)].isalnum()):
+                # an alternate name that is a truncated word of the primary ("Lund" for Lundamo):
+                # usually another, missing, place of that name
+                return Pick("ambiguous", method="ambiguous", score=TIER_SCORE[best], n=n, cands=self._top(pos),
+                            reason="truncated_alternate")
             return Pick("resolved", int(p2[0]), TIER[best] + suffix, TIER_SCORE[best], n=n, cands=self._top(pos))
         pops = g.pop[p2]
         o = np.lexsort((g.gid[p2], -pops))
@@ -317,9 +368,12 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
         iso3 = iso2_to_iso3().get(cc)
         o.iso3 = iso3
     o.admin1 = hint
-    o.id_admin1 = hint
+    # the admin1 enters the provisional id only when it constrains the match (a hard hint, or an
+    # admin1 column without coordinates): a free-text state beside coordinates does not, so its
+    # spelling ("Auvergne-RhÃ´ne-Alpes" vs "Auvergne-Rhone-Alpes") cannot split a place's id
+    o.id_admin1 = hint if (not soft or lat is None or lon is None) else None
 
-    if th in ("region", "pseudo", "port_district", "association", "country"):
+    if th in ("region", "pseudo", "non_place", "port_district", "association", "country"):
         o.place_type = o.prov_type = th
         o.base = base
         o.id_base = designator_type(normalise(base))[1]
@@ -454,7 +508,7 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
         return o
     pos, rank = ctx.cands(cc, base)
     pk = ctx.select(pos, rank, admin1=hint, admin1_soft=soft, lat=lat, lon=lon, allow_dominance=not unknown_qualifier,
-                    guard=unknown_qualifier, mpop=mpop)
+                    guard=unknown_qualifier, mpop=mpop, qnorm=bn)
     if pk.status == "resolved":
         if unknown_qualifier:
             pk.method += "_qualifier_ignored"
@@ -473,6 +527,11 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
             if hk.status == "resolved" and hk.n == 1:
                 hk.method, hk.score = "normalised_head_coords", 90.0
                 return _fill(o, g, hk, base=base)
+    if pk.reason == "no_candidate" and not q and admin1_code(cc, base) is not None:
+        # "New South Wales", "Minas Gerais": a first-level region named where a city belongs
+        o.place_type = o.prov_type = "region"
+        o.method = "not_a_city"
+        return o
     o.n, o.cands = pk.n, pk.cands
     o.extra["reason"] = pk.reason
     if pk.reason == "coords_mismatch":
@@ -556,7 +615,7 @@ def _fuzzy(ctx: _Ctx, outs: list[Out], lats: np.ndarray, lons: np.ndarray) -> No
         sc = process.cdist(q, forms, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
         # a spelling variant keeps its first letter ("Kropia"/"Koropí"); "Corvara"/"Corbara" are two villages
         first = o.norm_for_fuzzy[:1]
-        sc[np.fromiter((f[:1] != first for f in forms), dtype=bool, count=len(forms))] = 0
+        sc[[k_ for k_, f in enumerate(forms) if f[:1] != first]] = 0
         best_per = np.zeros(len(pos), dtype=np.float32)
         np.maximum.at(best_per, owner, sc)
         top = best_per.max()
@@ -607,8 +666,87 @@ def _fuzzy(ctx: _Ctx, outs: list[Out], lats: np.ndarray, lons: np.ndarray) -> No
                 _fill(o, g, pk, base=o.base)
 
 
-def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer | None = None) -> pd.DataFrame:
-    """Resolve place mentions (see module docstring). Returns a frame on ``mentions.index``."""
+_NOT_SIMPLE = re.compile(r"[,()\[\]–—/]|\s-\s|\s-|-\s|^\s|\s$|\s\s|[\u00a0\ufffd\"]")
+_FAST_TYPES = {None, "", "city", "port", "metro"}
+
+
+def _fast(ctx: _Ctx, names: list, iso3_l: list, a1_l: list, cad_l: list, creg_l: list, types: list,
+          lats: np.ndarray, lons: np.ndarray) -> list:
+    """The common case without the per-mention machinery: a plain name (no qualifier, no
+    designator) whose normalised form is the primary name of exactly one place in the country
+    (in the hinted admin1; within reach of the coordinates). Gives exactly what ``_resolve_one``
+    gives for such mentions (tested); every other mention returns None and takes the full path."""
+    from etl.places.gazetteer import normalise_many
+    from etl.places.parse import _ANY_DESIGNATOR
+
+    g = ctx.g
+    out: list = [None] * len(names)
+    idx = [i for i, (nm, ty, i3) in enumerate(zip(names, types, iso3_l))
+           if nm and i3 and (ty or None) in _FAST_TYPES and not _NOT_SIMPLE.search(nm)]
+    if not idx:
+        return out
+    norms = normalise_many([names[i] for i in idx])
+    km, a1c = g.key_map, {}
+    for i, n_ in zip(idx, norms.tolist()):
+        if not n_ or _ANY_DESIGNATOR.search(n_):
+            continue
+        cc = ctx.i2.get(iso3_l[i])
+        if not cc:
+            continue
+        a1 = a1_l[i] or None
+        key = (cc, a1)
+        if key not in a1c:
+            a1c[key] = admin1_code(cc, a1) if a1 else None
+        hint = a1c[key]
+        soft = hint is not None
+        if hint is None and isinstance(cad_l[i], str):
+            hint = cad_l[i]
+        if hint is None and isinstance(creg_l[i], str):
+            key = (cc, creg_l[i])
+            if key not in a1c:
+                a1c[key] = admin1_code(cc, creg_l[i])
+            hint = a1c[key]
+        if cc == "US" and hint in US_TERRITORIES:
+            continue
+        k = km.get(f"{cc}\x1f{n_}", -1)
+        if k < 0:
+            continue
+        pos, rank = g.pos[g.starts[k]:g.ends[k]], g.rank[g.starts[k]:g.ends[k]]
+        r0 = pos[rank == 0]
+        if len(r0) != 1:
+            continue
+        p_ = int(r0[0])
+        if hint and g.admin1[p_] != hint:
+            continue
+        la, lo = lats[i], lons[i]
+        dist = float("nan")
+        method = "exact_primary" + ("_admin1" if hint else "")
+        if not (math.isnan(la) or math.isnan(lo)):
+            dist = haversine_scalar(la, lo, float(g.lat[p_]), float(g.lon[p_]))
+            reach = RADIUS_BIG_KM if g.pop[p_] >= BIG_POP else RADIUS_KM
+            if float(la).is_integer() and float(lo).is_integer():
+                reach = max(reach, COARSE_KM)
+            if dist > reach:
+                continue
+            method += "_coords"
+        k2 = km.get(f"{cc}\x1f{designator_key(n_)}", -1)
+        cpos, _ = g.candidates(k, k2)
+        if hint:
+            cpos = cpos[g.admin1[cpos] == hint]
+        ty = types[i] or None
+        o = Out(status="resolved", pos=p_, method=method, score=TIER_SCORE[0], iso3=iso3_l[i],
+                admin1=g.admin1[p_] or hint, qualifier=None, base=names[i], place_type="city", distance=dist,
+                n=len(cpos), cands=cpos,
+                id_admin1=hint if (not soft or math.isnan(la) or math.isnan(lo)) else None, prov_type=ty if ty in ("port", "metro") else "city",
+                id_base=n_)
+        out[i] = o
+    return out
+
+
+def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer | None = None,
+            fast: bool = True) -> pd.DataFrame:
+    """Resolve place mentions (see module docstring). Returns a frame on ``mentions.index``.
+    ``fast=False`` sends every mention through the full rule path (for testing the fast path)."""
     t0 = time.perf_counter()
     g = gazetteer or load_gazetteer()
     ctx = _Ctx(g)
@@ -640,7 +778,13 @@ def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer
 
     outs: list[Out] = []
     iso3_l, cad_l, creg_l = iso3.tolist(), c_admin1.tolist(), c_region.tolist()
-    for i, (nm, a1, ty) in enumerate(zip(dk["name"].tolist(), dk["admin1"].tolist(), dk["ptype"].tolist())):
+    names_l, a1_l, ty_l = dk["name"].tolist(), dk["admin1"].tolist(), dk["ptype"].tolist()
+    pre = _fast(ctx, names_l, iso3_l, a1_l, cad_l, creg_l, ty_l, lats, lons) if fast else [None] * len(dk)
+    n_fast = sum(o is not None for o in pre)
+    for i, (nm, a1, ty) in enumerate(zip(names_l, a1_l, ty_l)):
+        if pre[i] is not None:
+            outs.append(pre[i])
+            continue
         la, lo = lats[i], lons[i]
         outs.append(_resolve_one(
             ctx, nm, iso3_l[i], a1 or None,
@@ -654,7 +798,7 @@ def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer
 
     res = _to_frame(ctx, outs, dk)
     out = res.iloc[codes].set_axis(mentions.index)
-    out.attrs["timing"] = {"distinct": len(dk), "mentions": n, "rules_s": round(t1 - t0, 3),
+    out.attrs["timing"] = {"distinct": len(dk), "fast_path": n_fast, "mentions": n, "rules_s": round(t1 - t0, 3),
                            "fuzzy_s": round(t2 - t1, 3), "total_s": round(time.perf_counter() - t0, 3)}
     return out
 
@@ -680,6 +824,15 @@ def _to_frame(ctx: _Ctx, outs: list[Out], dk: pd.DataFrame) -> pd.DataFrame:
     matched = np.where(ok, g.name[np.where(ok, pos, 0)], None)
     pname = np.where(pok, g.name[np.where(pok, ppos, 0)], None)
 
+    # the package's place_type vocabulary (datapackage.json): internal kinds folded into it, the
+    # kind kept in ``reason``
+    for o in outs:
+        for attr in ("place_type", "prov_type"):
+            v = getattr(o, attr)
+            if v in OUTPUT_TYPE:
+                if attr == "place_type" and not o.extra.get("reason"):
+                    o.extra["reason"] = v
+                setattr(o, attr, OUTPUT_TYPE[v])
     tuples = [idmod.id_tuple(o.iso3, o.id_base or o.base, o.id_admin1, o.id_parent, o.prov_type) for o in outs]
     prov = pd.Series([idmod.provisional_id(o.iso3, o.id_base or o.base, o.id_admin1, o.id_parent, o.prov_type) for o in outs])
     res = pd.DataFrame({
@@ -708,5 +861,6 @@ def _to_frame(ctx: _Ctx, outs: list[Out], dk: pd.DataFrame) -> pd.DataFrame:
     res["city_id"] = pd.array(
         [f"gn{x}" if s == "resolved" else p for x, s, p in zip(gid.to_numpy(dtype=object, na_value=None), res["status"], res["provisional_id"])],
         dtype="string")
-    res["reason"] = pd.array([o.extra.get("reason") for o in outs], dtype="string")
-    return res
+    res["reason"] = pd.array([o.extra.get("reason") if o.status != "resolved" else None for o in outs],
+                             dtype="string")
+    return res[OUTPUT_COLUMNS]

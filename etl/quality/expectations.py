@@ -7,7 +7,9 @@ A kwarg value may be taken from the build report, for bounds relative to the raw
 from that source. When the build report lacks the value (the source was skipped in this
 build) the expectation is reported as skipped, not failed. ``row_condition`` uses GX's own
 serialised condition (``{"type": "comparison", "column": {"name": "source_id"},
-"operator": "==", "parameter": "twin_cities"}``).
+"operator": "==", "parameter": "twin_cities"}``). An expectation may say ``"weight": "<column>"``
+(outside ``kwargs``): each row then counts that many times (e.g. a crosswalk identifier once
+per source row that mentions it), so ``mostly`` is a share of mentions, not of distinct rows.
 
 One ephemeral GX context is built once per process, with analytics and progress bars off.
 """
@@ -124,6 +126,10 @@ def _columns_of(kwargs: dict) -> list[str]:
 def _jsonable(v: Any) -> Any:
     if v is None or (not isinstance(v, (list, tuple, dict, str)) and pd.isna(v)):
         return None
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat()
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return int(v)
     if hasattr(v, "item"):
         return v.item()
     if isinstance(v, (int, float, str, bool)):
@@ -143,13 +149,13 @@ def _examples(frame: pd.DataFrame, index: list, columns: list[str], key: list[st
     return out
 
 
-def _describe(exp: dict, kwargs: dict, result: dict) -> tuple[int, str]:
+def _describe(exp: dict, kwargs: dict, result: dict, unit: str = "rows") -> tuple[int, str]:
     """Offending row count and a one-line message from a GX result."""
     if "unexpected_count" in result:
         n, total = int(result["unexpected_count"] or 0), int(result.get("element_count") or 0)
         pct = 100 * n / total if total else 0
         mostly = f" (allowed: up to {100 * (1 - kwargs['mostly']):.1f}%)" if "mostly" in kwargs else ""
-        return n, f"{n:,} of {total:,} rows unexpected ({pct:.2f}%){mostly}"
+        return n, f"{n:,} of {total:,} {unit} unexpected ({pct:.2f}%){mostly}"
     observed = result.get("observed_value")
     bounds = {k: kwargs[k] for k in ("min_value", "max_value", "value") if k in kwargs}
     return 0, f"observed {observed!r}; expected {bounds}" if bounds else f"observed {observed!r}"
@@ -180,11 +186,12 @@ def run_suites(frames: dict[str, pd.DataFrame], build_report: dict | None, suite
                 results[(name, i)] = CheckResult(SUITE, name, exp["type"], _target(kwargs), ok=True,
                                                  severity=exp["severity"], why=exp["why"], skipped=skipped)
                 continue
-            condition = json.dumps(kwargs.get("row_condition"), sort_keys=True)
-            groups.setdefault(condition, []).append((i, exp, kwargs))
-        for condition, pending in groups.items():
+            group = json.dumps([kwargs.get("row_condition"), exp.get("weight")], sort_keys=True)
+            groups.setdefault(group, []).append((i, exp, kwargs))
+        for group, pending in groups.items():
+            condition, weight = json.loads(group)
             try:
-                frame = _subset(frames[name], json.loads(condition))
+                frame = _subset(frames[name], condition, weight, pending)
                 gx_suite = ExpectationSuite(name=f"{name}-{len(results)}", expectations=[
                     ExpectationConfiguration(type=exp["type"], meta={"index": i},
                                              kwargs={k: v for k, v in kwargs.items() if k != "row_condition"}
@@ -205,23 +212,45 @@ def run_suites(frames: dict[str, pd.DataFrame], build_report: dict | None, suite
     return [results[k] for k in sorted(results, key=lambda k: (list(suites).index(k[0]), k[1]))]
 
 
-def _subset(frame: pd.DataFrame, condition: dict | None) -> pd.DataFrame:
-    if condition is None:
-        return frame
-    from great_expectations.execution_engine import PandasExecutionEngine
-    from great_expectations.expectations.row_conditions import deserialize_row_condition
-    clause = PandasExecutionEngine().condition_to_filter_clause(deserialize_row_condition(condition))
-    return frame.query(clause)
+def _exception(info: dict | None) -> str | None:
+    """The error message if GX caught one (at the top level or per metric, depending on where)."""
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message"))
+    return None
+
+
+def _subset(frame: pd.DataFrame, condition: dict | None, weight: str | None, pending: list) -> pd.DataFrame:
+    """The rows a condition selects (repeated by ``weight``), only the columns the expectations read.
+
+    GX fingerprints (hashes) every batch it is given, so handing it the one or two columns an
+    expectation reads instead of the whole table saves most of its time on large tables.
+    Row labels are kept (repeated rows share theirs), so reported rows point into the table.
+    """
+    if condition is not None:
+        from great_expectations.execution_engine import PandasExecutionEngine
+        from great_expectations.expectations.row_conditions import deserialize_row_condition
+        clause = PandasExecutionEngine().condition_to_filter_clause(deserialize_row_condition(condition))
+        frame = frame.query(clause)
+    if weight is not None:
+        frame = frame.loc[frame.index.repeat(frame[weight].fillna(1).astype("int64").clip(lower=0))]
+    columns = list(dict.fromkeys(c for _, _, kwargs in pending for c in _columns_of(kwargs)))
+    return frame[columns or list(frame.columns[:1])]
 
 
 def _to_result(name: str, exp: dict, kwargs: dict, r, frame: pd.DataFrame, key: list[str]) -> CheckResult:
     target = _target(kwargs)
-    if r.exception_info.get("raised_exception"):
+    raised = _exception(r.exception_info)
+    if raised:
         return CheckResult(SUITE, name, exp["type"], target, ok=False, severity=ERROR, why=exp["why"],
-                           message=f"expectation could not run: {r.exception_info.get('exception_message')}")
+                           message=f"expectation could not run: {raised}")
     result = r.result or {}
-    rows, message = _describe(exp, kwargs, result)
-    index = list(result.get("partial_unexpected_index_list") or [])
+    rows, message = _describe(exp, kwargs, result, unit=exp.get("weight") or "rows")
+    index = list(dict.fromkeys(result.get("partial_unexpected_index_list") or []))
     return CheckResult(SUITE, name, exp["type"], target, ok=bool(r.success), severity=exp["severity"], why=exp["why"],
                        rows=rows if not r.success else 0, message=message,
                        examples=_examples(frame, index, _columns_of(kwargs), key) if not r.success else [])
@@ -253,7 +282,12 @@ def _condition(c: Any) -> str:
 
 
 def frame_for_gx(table) -> pd.DataFrame:
-    """A Parquet table as pandas with nullable dtypes (Int64, string, boolean, category)."""
-    import pyarrow as pa
-    mapping = {pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}
-    return table.to_pandas(types_mapper=mapping.get)
+    """A Parquet table as pandas in the dtypes GX computes on column-wise.
+
+    GX's pandas metrics are vectorised only for numpy int/float columns (a nullable Int64 column
+    is checked value by value, in Python), so integers with nulls become float64 (exact below
+    2**53: every count and dollar value here). Dates stay ``datetime.date`` objects: GX turns
+    the suites' ISO date bounds into dates, which a datetime64 column refuses to compare with.
+    Strings stay objects, small enums categoricals.
+    """
+    return table.to_pandas()

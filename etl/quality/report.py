@@ -30,27 +30,37 @@ def exclusions_by_source(exclusions: pd.DataFrame | None) -> dict:
     return dict(out)
 
 
-def place_resolution(build_report: dict | None, identifiers: pd.DataFrame | None) -> dict:
-    """Per source: place mentions and the share resolved / ambiguous / unresolved (in %).
+NOT_A_CITY = "not_a_city"   # resolver method of mentions declared not to be places (district buckets, ...)
 
-    Counted from ``place_identifiers`` (each identifier weighted by its ``mentions``), the
-    published record of resolution; the build report's figures are kept beside when present.
+
+def place_resolution(build_report: dict | None, identifiers: pd.DataFrame | None) -> dict:
+    """Per source: identifiers and mentions, and how they resolved (in %).
+
+    Counted from ``place_identifiers``, the published record of resolution: ``*_pct`` weight each
+    identifier by its ``mentions`` (``not_a_city_pct`` = declared non-places); ``resolved_places_pct``
+    is the share of distinct identifiers resolved among those that are places (what the
+    place_identifiers suite holds to the thresholds). The build report's own figures are kept
+    beside, under ``build_report``.
     """
     out: dict = {}
     if identifiers is not None and not identifiers.empty:
-        frame = identifiers.assign(source_id=identifiers["source_id"].astype(str),
-                                   status=identifiers["status"].astype(str),
-                                   weight=identifiers["mentions"].fillna(1).astype("int64"))
+        method = identifiers["method"].astype("string").fillna("")
+        status = identifiers["status"].astype(str).where(method != NOT_A_CITY, NOT_A_CITY)
+        frame = pd.DataFrame({"source_id": identifiers["source_id"].astype(str), "status": status,
+                              "weight": identifiers["mentions"].fillna(1).astype("int64")})
         for sid, g in frame.groupby("source_id", sort=True):
             total = int(g["weight"].sum())
             by_status = g.groupby("status")["weight"].sum()
+            places = g[g["status"] != NOT_A_CITY]
             out[sid] = {"identifiers": int(len(g)), "mentions": total,
                         **{f"{s}_pct": round(100 * float(by_status.get(s, 0)) / total, 2) if total else None
-                           for s in ("resolved", "ambiguous", "unresolved")}}
-    places = (build_report or {}).get("places") or {}
-    per_source = places.get("per_source", {}) if isinstance(places, dict) else {}
+                           for s in ("resolved", "ambiguous", "unresolved", NOT_A_CITY)},
+                        "resolved_places_pct": round(100 * float((places["status"] == "resolved").mean()), 2)
+                        if len(places) else None}
+    places_report = (build_report or {}).get("places") or {}
+    per_source = places_report.get("per_source", places_report) if isinstance(places_report, dict) else {}
     for sid, v in per_source.items():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and "mentions" in v and not sid.startswith("_"):
             out.setdefault(sid, {})["build_report"] = v
     return dict(sorted(out.items()))
 
@@ -151,14 +161,18 @@ def to_markdown(report: dict, results: list[CheckResult]) -> str:
         lines.append("")
 
     if report["place_resolution"]:
-        lines += ["## Place resolution", "", "Share of place mentions per source (identifiers weighted by mentions).", "",
-                  "| source | identifiers | mentions | resolved % | ambiguous % | unresolved % |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += ["## Place resolution", "",
+                  "From `place_identifiers`: shares of place mentions per source (each identifier weighted by its "
+                  "mentions; 'not a city' = declared non-places such as district buckets), and the share of distinct "
+                  "places (identifiers that are places) resolved, which the place_identifiers suite checks.", "",
+                  "| source | identifiers | mentions | resolved % | ambiguous % | unresolved % | not a city % "
+                  "| places resolved % |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for sid, v in report["place_resolution"].items():
-            if "mentions" not in v:
+            if "identifiers" not in v:
                 continue
             lines.append(f"| {sid} | {v['identifiers']:,} | {v['mentions']:,} | {_pct(v['resolved_pct'])} | "
-                         f"{_pct(v['ambiguous_pct'])} | {_pct(v['unresolved_pct'])} |")
+                         f"{_pct(v['ambiguous_pct'])} | {_pct(v['unresolved_pct'])} | {_pct(v['not_a_city_pct'])} | "
+                         f"{_pct(v['resolved_places_pct'])} |")
         lines.append("")
 
     lines += ["## Run time", ""] + [f"- {k}: {v:.2f} s" for k, v in report["timings_s"].items()] + [""]

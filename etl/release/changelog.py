@@ -163,6 +163,63 @@ def _breakdown_columns(resource: dict) -> list[str]:
             if k in f and (f[k]["type"] == "date" or "enum" in f[k].get("constraints", {}))]
 
 
+def vintage_changes(old: pd.DataFrame, new: pd.DataFrame, resource: dict,
+                    redirects: pd.DataFrame | None = None) -> list[dict]:
+    """For a resource keyed by a date (a vintage such as pledges' ``as_of``): what each new
+    vintage holds compared with the latest earlier one, on the rest of the key — rows that
+    continue, rows new in this vintage, rows gone since the earlier vintage.
+
+    The earlier vintage is taken from this release when it still holds it (same place ids),
+    else from the previous release with its place ids mapped through ``redirects``."""
+    f, pk = _fields(resource), _primary_key(resource)
+    dates = [k for k in pk if k in f and f[k]["type"] == "date" and k in old and k in new]
+    rest = [k for k in pk if k not in dates and k in old and k in new]
+    if not dates or not rest:
+        return []
+    col = dates[0]
+    old_values = set(old[col].dropna())
+    out = []
+    for value in sorted(set(new[col].dropna()) - old_values):
+        earlier = [v for v in old_values if v < value]
+        if not earlier:
+            continue
+        previous = max(earlier)
+        cur = new.loc[new[col] == value, rest].drop_duplicates()
+        in_new = (new[col] == previous).any()
+        before = (new if in_new else old).loc[lambda d: d[col] == previous, rest]
+        if not in_new and redirects is not None and len(redirects):
+            moved = dict(zip(redirects["old_city_id"], redirects["city_id"]))
+            before = before.assign(**{k: before[k].map(lambda v: moved.get(v, v)).astype(before[k].dtype)
+                                      for k in rest if k.endswith("city_id")})
+        before = before.drop_duplicates()
+        for k in rest:
+            if cur[k].dtype != before[k].dtype:
+                cur[k], before[k] = cur[k].astype("string"), before[k].astype("string")
+        m = cur.merge(before, on=rest, how="outer", indicator=True).sort_values(rest, kind="stable", ignore_index=True)
+        fresh, gone = m[m["_merge"] == "left_only"], m[m["_merge"] == "right_only"]
+        out.append({
+            "column": col, "value": _jsonable(value), "previous_value": _jsonable(previous),
+            "rows": int((new[col] == value).sum()), "previous_rows": int(len(before)),
+            "previous_from": "this release" if in_new else "previous release, ids mapped through city_redirects",
+            "continued": int((m["_merge"] == "both").sum()), "new": int(len(fresh)), "gone": int(len(gone)),
+            "new_by": _top_counts(fresh, rest), "gone_by": _top_counts(gone, rest),
+            "examples": {"new": _records(fresh.head(EXAMPLES), rest), "gone": _records(gone.head(EXAMPLES), rest)},
+        })
+    return out
+
+
+def _top_counts(rows: pd.DataFrame, columns: list[str], top: int = 10) -> dict:
+    """The most frequent values of each non-place key column (place ids have too many values)."""
+    out = {}
+    for col in columns:
+        if col.endswith("city_id") or rows.empty:
+            continue
+        counts = rows[col].map(_jsonable).astype(str).value_counts()
+        counts = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        out[col] = {k: int(n) for k, n in counts[:top]}
+    return out
+
+
 def place_id_changes(old_cities: pd.DataFrame, new_cities: pd.DataFrame,
                      old_redirects: pd.DataFrame | None, new_redirects: pd.DataFrame) -> dict:
     """Place ids that stopped being rows of ``cities``: merged into an existing place, redirected
@@ -180,6 +237,7 @@ def place_id_changes(old_cities: pd.DataFrame, new_cities: pd.DataFrame,
     redirects_added = r[r["city_id__old"].isna()].sort_values("old_city_id")
     redirects_changed = r[r["city_id__old"].notna() & (r["city_id"] != r["city_id__old"])].sort_values("old_city_id")
     redirects_removed = old_r[~old_r["old_city_id"].isin(new_r["old_city_id"])].sort_values("old_city_id")
+    redirects_removed = redirects_removed.assign(now_a_place=redirects_removed["old_city_id"].isin(new_cities["city_id"]))
     return {
         "ids_merged": _records(redirected[merged_mask.to_numpy()], cols),
         "ids_redirected": _records(redirected[~merged_mask.to_numpy()], cols),
@@ -187,7 +245,7 @@ def place_id_changes(old_cities: pd.DataFrame, new_cities: pd.DataFrame,
         "redirects_added": int(len(redirects_added)),
         "redirects_changed": _records(redirects_changed.rename(columns={"city_id__old": "previous_city_id"}),
                                       ["old_city_id", "previous_city_id", "city_id", "reason"]),
-        "redirects_removed": _records(redirects_removed, ["old_city_id", "city_id"]),
+        "redirects_removed": _records(redirects_removed, ["old_city_id", "city_id", "now_a_place"]),
     }
 
 
@@ -221,6 +279,9 @@ def diff_releases(old_dir: Path | None, old_descriptor: dict | None, new_dir: Pa
         if sc:
             entry["schema"] = sc
         entry.update(diff_rows(old_tables[name], new_tables[name], _primary_key(res), _breakdown_columns(res)))
+        vintages = vintage_changes(old_tables[name], new_tables[name], res, new_tables.get(REDIRECTS))
+        if vintages:
+            entry["vintages"] = vintages
         if not sc and not (entry["added"] or entry["removed"] or entry["changed"]):
             entry["status"] = "unchanged"
         out["resources"][name] = entry
@@ -230,7 +291,32 @@ def diff_releases(old_dir: Path | None, old_descriptor: dict | None, new_dir: Pa
     if PLACES in old_tables and PLACES in new_tables and REDIRECTS in new_tables:
         out["places"] = place_id_changes(old_tables[PLACES], new_tables[PLACES],
                                          old_tables.get(REDIRECTS), new_tables[REDIRECTS])
+    out["city_names"] = _city_names(out, [new_tables.get(PLACES), old_tables.get(PLACES)])
     return out
+
+
+def _city_names(changes: dict, cities: list[pd.DataFrame | None]) -> dict[str, str]:
+    """Names of the place ids the changelog shows, so examples read "gn5368361 (Los Angeles)"."""
+    shown: set[str] = set()
+
+    def walk(node, key=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and key.endswith("city_id"):
+            shown.add(node)
+
+    walk({k: v for k, v in changes.items() if k != "city_names"})
+    names: dict[str, str] = {}
+    for frame in cities:
+        if frame is not None:
+            hit = frame[frame["city_id"].isin(shown)]
+            for cid, name in zip(hit["city_id"], hit["name"]):
+                names.setdefault(cid, name)
+    return dict(sorted(names.items()))
 
 
 # --------------------------------------------------------------------------- writing
@@ -241,64 +327,91 @@ def _md(value) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def _key_text(key: dict) -> str:
-    return ", ".join(f"{k}=`{_md(v)}`" for k, v in key.items())
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def render_markdown(changes: dict) -> str:
-    title = f"# {changes.get('title') or changes['name']} {changes['version']}"
-    created = (changes.get("created") or "")[:10]
-    lines = [title, ""]
-    if changes["initial_release"]:
-        lines += [f"Released {created}. Initial release.", "",
-                  "| resource | rows | fields |", "|---|---:|---:|"]
-        lines += [f"| `{n}` | {r['rows']:,} | {r['fields']} |" for n, r in changes["resources"].items()]
-        return "\n".join(lines) + "\n"
+class _Renderer:
+    """Markdown for one ``changes`` dict; place ids are shown with their names."""
 
-    lines += [f"Released {created}. Changes since {changes['previous_version']}: rows matched on each "
-              "resource's primary key; `changed` = same key, other values differ.", "",
-              "| resource | rows before | rows now | added | removed | changed | schema |",
-              "|---|---:|---:|---:|---:|---:|---|"]
-    for name, r in changes["resources"].items():
-        if r["status"] in ("added", "removed"):
-            rows = r.get("rows", 0)
-            lines.append(f"| `{name}` | {r.get('rows_before', 0):,} | {rows:,} | | | | resource {r['status']} |")
-            continue
-        sc = r.get("schema", {})
-        schema_note = ", ".join(f"{len(v) if isinstance(v, list) else 1} {k.replace('_', ' ')}" for k, v in sc.items()) or "—"
-        lines.append(f"| `{name}` | {r['rows_before']:,} | {r['rows']:,} | {r['added']:,} | {r['removed']:,} "
-                     f"| {r['changed']:,} | {schema_note} |")
-    lines.append("")
+    def __init__(self, changes: dict):
+        self.c = changes
+        self.names = changes.get("city_names", {})
 
-    places = changes.get("places")
-    if places:
-        lines += ["## Place ids", ""]
+    def value(self, column: str, value) -> str:
+        text = f"`{_md(value)}`"
+        if column.endswith("city_id") and value in self.names:
+            text += f" ({_md(self.names[value])})"
+        return text
+
+    def key(self, key: dict) -> str:
+        return ", ".join(f"{k}={self.value(k, v)}" for k, v in key.items())
+
+    def render(self) -> str:
+        c = self.c
+        lines = [f"# {c.get('title') or c['name']} {c['version']}", ""]
+        created = (c.get("created") or "")[:10]
+        if c["initial_release"]:
+            lines += [f"Released {created}. Initial release.", "",
+                      "| resource | rows | fields |", "|---|---:|---:|"]
+            lines += [f"| `{n}` | {r['rows']:,} | {r['fields']} |" for n, r in c["resources"].items()]
+            return "\n".join(lines) + "\n"
+        lines += [f"Released {created}. Changes since {c['previous_version']}: rows matched on each "
+                  "resource's primary key; `changed` = same key, other values differ. "
+                  "Full lists of counts in `changes.json`.", ""]
+        lines += self.summary() + self.places()
+        for name, r in c["resources"].items():
+            if r["status"] != "unchanged":
+                lines += self.resource(name, r)
+        if all(r["status"] == "unchanged" for r in c["resources"].values()):
+            lines += ["No data or schema changes.", ""]
+        return "\n".join(lines).rstrip("\n") + "\n"
+
+    def summary(self) -> list[str]:
+        lines = ["| resource | rows before | rows now | added | removed | changed | schema |",
+                 "|---|---:|---:|---:|---:|---:|---|"]
+        for name, r in self.c["resources"].items():
+            if r["status"] in ("added", "removed"):
+                lines.append(f"| `{name}` | {r.get('rows_before', 0):,} | {r.get('rows', 0):,} | | | | resource {r['status']} |")
+                continue
+            sc = r.get("schema", {})
+            note = ", ".join(f"{len(v) if isinstance(v, list) else 1} {k.replace('_', ' ')}" for k, v in sc.items()) or "—"
+            lines.append(f"| `{name}` | {r['rows_before']:,} | {r['rows']:,} | {r['added']:,} | {r['removed']:,} "
+                         f"| {r['changed']:,} | {note} |")
+        return lines + [""]
+
+    def places(self) -> list[str]:
+        p = self.c.get("places")
+        if not p:
+            return []
+        lines = ["## Place ids", ""]
         for label, k in (("merged into a place that already existed", "ids_merged"),
                          ("redirected to a new id", "ids_redirected")):
-            rows = places[k]
+            rows = p[k]
             lines.append(f"- {_plural(len(rows), 'id')} {label}" + (":" if rows else "."))
-            lines += [f"  - `{r['old_city_id']}` → `{r['city_id']}` ({_md(r['reason'])})" for r in rows[:10]]
+            lines += [f"  - {self.value('old_city_id', r['old_city_id'])} → {self.value('city_id', r['city_id'])} "
+                      f"({_md(r['reason'])})" for r in rows[:10]]
             if len(rows) > 10:
                 lines.append(f"  - … {len(rows) - 10:,} more in changes.json")
-        dropped = places["ids_dropped_without_redirect"]
+        dropped = p["ids_dropped_without_redirect"]
         lines.append(f"- {_plural(len(dropped), 'id')} removed without a redirect"
                      + (" (ids users may hold no longer resolve): " + ", ".join(f"`{i}`" for i in dropped[:10])
                         + (" …" if len(dropped) > 10 else "") if dropped else "."))
-        lines.append(f"- `city_redirects`: {places['redirects_added']:,} added, {len(places['redirects_changed']):,} "
-                     f"retargeted, {len(places['redirects_removed']):,} removed.")
-        lines.append("")
+        removed = p["redirects_removed"]
+        lines.append(f"- `city_redirects`: {p['redirects_added']:,} added, {len(p['redirects_changed']):,} "
+                     f"retargeted, {len(removed):,} removed" + (":" if removed else "."))
+        for r in p["redirects_changed"][:10]:
+            lines.append(f"  - retargeted: `{r['old_city_id']}` → {self.value('city_id', r['city_id'])}, "
+                         f"was {self.value('city_id', r['previous_city_id'])}")
+        for r in removed[:10]:
+            status = "is a place of its own again" if r["now_a_place"] else "NO LONGER RESOLVES"
+            lines.append(f"  - removed: `{r['old_city_id']}` (was → {self.value('city_id', r['city_id'])}) {status}")
+        return lines + [""]
 
-    for name, r in changes["resources"].items():
-        if r["status"] == "unchanged":
-            continue
-        lines += [f"## {name}", ""]
+    def resource(self, name: str, r: dict) -> list[str]:
+        lines = [f"## {name}", ""]
         if r["status"] in ("added", "removed"):
-            lines += [f"Resource {r['status']} ({_plural(r.get('rows', r.get('rows_before', 0)), 'row')}).", ""]
-            continue
+            return lines + [f"Resource {r['status']} ({_plural(r.get('rows', r.get('rows_before', 0)), 'row')}).", ""]
         for k, items in r.get("schema", {}).items():
             if k == "fields_added":
                 lines += [f"- field `{f['name']}` added ({f['type']})" for f in items]
@@ -313,26 +426,39 @@ def render_markdown(changes: dict) -> str:
         summary = f"{_plural(r['added'], 'row')} added, {r['removed']:,} removed, {r['changed']:,} changed"
         if r["changed_fields"]:
             summary += " (" + ", ".join(f"`{c}` {n:,}" for c, n in r["changed_fields"].items()) + ")"
-        lines += [f"- {summary}."]
+        lines.append(f"- {summary}.")
         for kind in ("added", "removed"):
             for col, counts in r[f"{kind}_by"].items():
                 lines.append(f"- {kind} by `{col}`: " + ", ".join(f"{_md(v)}: {n:,}" for v, n in counts.items()))
+        for v in r.get("vintages", []):
+            lines.append(f"- new `{v['column']}` {v['value']} ({v['rows']:,} rows) against {v['previous_value']} "
+                         f"({v['previous_rows']:,} rows, from {v['previous_from']}), matched on the rest of the key: "
+                         f"{v['continued']:,} continue, {v['new']:,} new, {v['gone']:,} gone.")
+            for kind in ("new", "gone"):
+                for col, counts in v[f"{kind}_by"].items():
+                    lines.append(f"  - {kind} by `{col}` (top {len(counts)}): "
+                                 + ", ".join(f"{_md(k)}: {n:,}" for k, n in counts.items()))
+                if v["examples"][kind]:
+                    lines.append(f"  - examples {kind}: " + "; ".join(self.key(e) for e in v["examples"][kind]))
         ex = r["examples"]
         for kind in ("added", "removed"):
             if ex[kind]:
                 lines.append(f"- examples {kind}:")
-                lines += ["  - " + _key_text({k: row[k] for k in r["key"]})
-                          + (f" ({_md(row['name'])})" if row.get("name") and "name" not in r["key"] else "")
-                          for row in ex[kind]]
+                for row in ex[kind]:
+                    text = self.key({k: row[k] for k in r["key"]})
+                    if row.get("name") and "name" not in r["key"] and "(" not in text:
+                        text += f" ({_md(row['name'])})"
+                    lines.append(f"  - {text}")
         if ex["changed"]:
             lines.append("- examples changed:")
             for c in ex["changed"]:
                 diffs = "; ".join(f"`{f}` {_md(v['old'])} → {_md(v['new'])}" for f, v in c["changes"].items())
-                lines.append(f"  - {_key_text(c['key'])}: {diffs}")
-        lines.append("")
-    if all(r["status"] == "unchanged" for r in changes["resources"].values()):
-        lines += ["No data or schema changes.", ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+                lines.append(f"  - {self.key(c['key'])}: {diffs}")
+        return lines + [""]
+
+
+def render_markdown(changes: dict) -> str:
+    return _Renderer(changes).render()
 
 
 def write(stage: Path, previous: Path | None, version: str) -> dict:

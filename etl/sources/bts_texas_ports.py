@@ -9,11 +9,12 @@ Quirks handled, and why:
 * Money is written as floats with ".0" ("10389.0"): TradeValue and FreightCharges are
   converted to Int64 exactly from the text (no float round trip); a value with a real
   fraction -> exclusion with the column and value.
-* Weights: ``Weight`` is kilograms and ``WeightLb`` pounds (WeightLb / Weight = 2.2046 on
-  every row with both, apart from rounding of tiny values). Unlike the money columns they
-  carry real 2-decimal fractions on ~1,180 rows ("197170.29"), so they are read as float64
-  (``weight_kg``, ``weight_lb``), not Int64: rounding would lose data and excluding those
-  rows would be wrong. Both are blank together: for surface-mode exports, and for every row
+* Weights: ``Weight`` is metric TONNES and ``WeightLb`` THOUSANDS of pounds (WeightLb / Weight
+  = 2.2046 on every row with both; Laredo's truck imports weigh 1.26e9 kg in dot1 for January
+  2015 alone against Weight = 17,485,860 for the year, so Weight cannot be kg). Unlike the money
+  columns they carry real 2-decimal fractions on ~1,180 rows ("197170.29"), so they are read as
+  float64 (``weight_tonnes``, ``weight_klb``), not Int64: rounding would lose data and excluding
+  those rows would be wrong. Both are blank together: for surface-mode exports, and for every row
   of 1993-1994.
 * ``Mode`` is kept as written ("Truck", "Foreign Trade Zones (FTZs)",
   "Mail (U.S. Postal Service)", ...). ``TradeType`` Export/Import -> ``flow`` export/import.
@@ -39,9 +40,9 @@ COLUMNS = ["Year", "PortCode", "Port", "Mode", "TradeType", "TradeValue", "Weigh
 FLOWS = {"Export": "export", "Import": "import"}
 OUTPUT_DTYPES = {
     "source_row": "Int64", "year": "Int64", "port_code": "string", "port_name": "string", "mode": "string",
-    "flow": "string", "partner_country_iso3": "string", "value_usd": "Int64", "weight_kg": "float64",
+    "flow": "string", "partner_country_iso3": "string", "value_usd": "Int64", "weight_tonnes": "float64",
     "freight_charges_usd": "Int64", "region": "string", "latitude": "float64", "longitude": "float64",
-    "weight_lb": "float64",
+    "weight_klb": "float64",
 }
 PARTIAL_YEARS = {1993: "April-December only (9 months)"}
 WHOLE = r"\d+(\.0*)?"
@@ -111,23 +112,23 @@ def read(path: Path, source_id: str) -> SourceTable:
         "flow": s["TradeType"].map(FLOWS, na_action="ignore"),
         "partner_country_iso3": "MEX",
         "value_usd": _whole(s["TradeValue"]),
-        "weight_kg": floats["Weight"],
+        "weight_tonnes": floats["Weight"],
         "freight_charges_usd": _whole(s["FreightCharges"]),
         "region": s["Region"].mask(s["Region"] == ""),
         "latitude": floats["Lat"],
         "longitude": floats["Lon"],
-        "weight_lb": floats["WeightLb"],
+        "weight_klb": floats["WeightLb"],
     }).astype(OUTPUT_DTYPES)[list(OUTPUT_DTYPES)]
 
     exclusions = make_exclusions(source_id, raw[bad], reason[bad]) if bad.any() else empty_exclusions()
     data = out[~bad].reset_index(drop=True)
-    both = data["weight_kg"].notna() & data["weight_lb"].notna() & (data["weight_kg"] > 1)
-    ratio = (data.loc[both, "weight_lb"] / data.loc[both, "weight_kg"])
+    both = data["weight_tonnes"].notna() & data["weight_klb"].notna() & (data["weight_tonnes"] > 1)
+    ratio = (data.loc[both, "weight_klb"] / data.loc[both, "weight_tonnes"])
     notes = {
         "partial_years": {str(y): v for y, v in PARTIAL_YEARS.items() if (data["year"] == y).any()},
-        "weight_blank": int(data["weight_kg"].isna().sum()),
-        "weight_fractional": int((data["weight_kg"] % 1 > 0).sum()),
-        "weight_lb_per_kg_median": round(float(ratio.median()), 4) if len(ratio) else None,
+        "weight_blank": int(data["weight_tonnes"].isna().sum()),
+        "weight_fractional": int((data["weight_tonnes"] % 1 > 0).sum()),
+        "weight_klb_per_tonne_median": round(float(ratio.median()), 4) if len(ratio) else None,
         "years": [int(data["year"].min()), int(data["year"].max())] if len(data) else [],
     }
     return SourceTable(source_id=source_id, rows_read=n, data=data, exclusions=exclusions, notes=notes)

@@ -1,8 +1,8 @@
 """Sister/twin city partnerships from the Wikipedia-scraped twin-city list (``twin_cities``).
 
 The source lists a pair once per country page that mentions it, so the same partnership can
-appear twice (once from each side, possibly spelled differently: "Los Angeles" vs "Los Angeles
-County"). Pairs are therefore formed on the *resolved* ``city_id`` of each side, never on the
+appear twice (once from each side, possibly spelled differently: "Washington D.C." vs
+"Washington, D.C.", "London" in "England" vs in "England, United Kingdom"). Pairs are therefore formed on the *resolved* ``city_id`` of each side, never on the
 source spelling: one ``partnerships`` row per unordered pair of places, with the number of
 source rows behind it and whether both sides' pages list it.
 

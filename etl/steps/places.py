@@ -10,35 +10,37 @@ still has a ``city_id``.
 Outputs (all deterministic: the same mentions give identical, sorted frames):
 
 * ``mention_city_ids``: aligned with the mentions index: source_id, source_row, role, city_id,
-  status, method, score, geonames_id, provisional_id, place_type.
+  status, method, score, geonames_id, provisional_id, place_type, fips (US county FIPS code).
 * ``cities``: one row per city_id (also the parent cities of districts, even when no source
-  names them alone): city_id, name, ascii_name, country_iso3, admin1, latitude, longitude,
-  population, population_year, population_source, area_km2, geonames_id, place_type,
-  part_of_city_id, resolution_method, n_mentions.
+  names them alone): city_id, name, country_iso3, admin1, latitude, longitude, population,
+  population_year, population_source, area_km2, geonames_id, place_type, part_of_city_id,
+  resolution_method (the columns of the ``cities`` resource in datapackage.json).
   - name: the GeoNames primary name when matched, else the source's name cleaned of its
     qualifier ("Los Angeles County", "Encino").
   - latitude/longitude: GeoNames when matched, else the first source coordinates (by source_id,
     source_row).
   - population: a source value that states its year wins (latest year; ties by source_id), as
     the better-documented figure; else GeoNames' figure (no year); else a source value without
-    year. ``population_source`` says which ("geonames" or the source_id).
+    year. ``population_source`` says which ("geonames" or the source_id). Implausible source
+    values are skipped: years outside 1950-2025 count as no year; a value more than 10x off
+    GeoNames' figure for the same place, or over 40 million for a city, is not used.
   - part_of_city_id: for districts ("Encino (Los Angeles)"), the parent city's id.
   - resolution_method: the method of the best-scored mention (ties: method name), or "parent"
     for a parent city only known as a parent.
-* ``crosswalk``: one row per distinct (source_id, id_type, identifier, country, admin1, city_id):
-  id_type "source_spelling" (raw_name, with country and admin1 as given), "schedule_d_port",
-  "cbsa" (the mention's ``code``), "geonames_id", "provisional_id", "fips" (US counties).
-  Columns: source_id, id_type, identifier, country, admin1, city_id, status, method, score,
-  mentions. One spelling can point at two city_ids when the source itself separates them (two
-  pledgers "San Juan" with different coordinates): both rows are kept.
-* ``redirects``: old_city_id -> city_id (see ``etl.places.ids``), sorted, unique.
+* ``crosswalk`` (resource ``place_identifiers``): one row per (source_id, id_type, identifier,
+  country): id_type "source_spelling" (raw_name; country as given, "" when none),
+  "schedule_d_port" / "cbsa" (the mention's ``code``), "geonames_id". Columns: source_id, id_type,
+  identifier, country, city_id, status, method, score, mentions. A spelling one source uses
+  for two places gets its context appended (see ``_crosswalk``). Provisional ids are not
+  identifiers here: ``redirects`` maps them.
+* ``redirects`` (resource ``city_redirects``): old_city_id -> city_id, reason
+  "matched_to_geonames" (see ``etl.places.ids``), sorted, unique.
 * ``report``: per source_id: mentions, distinct_mentions, resolved_pct (to GeoNames),
   ambiguous_pct, unresolved_pct, not_a_city_pct; plus timing and the redirect / collision counts.
 """
 from __future__ import annotations
 
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,11 +55,16 @@ MENTION_COLUMNS = ["source_id", "source_row", "role", "raw_name", "name", "count
                    "longitude", "population", "population_year", "area_km2", "place_type", "code", "code_type"]
 REQUIRED = ["source_id", "source_row", "role", "name", "country"]
 
-CITY_COLUMNS = ["city_id", "name", "ascii_name", "country_iso3", "admin1", "latitude", "longitude", "population",
+# column sets of the resources in datapackage.json (cities, place_identifiers, city_redirects)
+CITY_COLUMNS = ["city_id", "name", "country_iso3", "admin1", "latitude", "longitude", "population",
                 "population_year", "population_source", "area_km2", "geonames_id", "place_type", "part_of_city_id",
-                "resolution_method", "n_mentions"]
-CROSSWALK_COLUMNS = ["source_id", "id_type", "identifier", "country", "admin1", "city_id", "status", "method",
-                     "score", "mentions"]
+                "resolution_method"]
+CROSSWALK_COLUMNS = ["source_id", "id_type", "identifier", "country", "city_id", "status", "method", "score",
+                     "mentions"]
+REDIRECT_COLUMNS = ["old_city_id", "city_id", "reason"]
+YEAR_RANGE = (1950, 2025)      # population years outside are typos ("0", "2030", "1537")
+POP_FACTOR = 10.0              # source vs GeoNames population: further apart -> GeoNames
+MAX_CITY_POP = 40_000_000      # no city proper is larger
 
 
 @dataclass
@@ -67,18 +74,6 @@ class PlacesResult:
     crosswalk: pd.DataFrame
     redirects: pd.DataFrame
     report: dict = field(default_factory=dict)
-
-
-def ascii_name(name) -> str | None:
-    """'Bağcılar' -> 'Bagcilar', 'Łódź' -> 'Lodz', 'Köln' -> 'Koln' (case kept)."""
-    if not isinstance(name, str):
-        return None
-    special = {"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "đ": "d", "Đ": "D", "ð": "d",
-               "Ð": "D", "þ": "th", "Þ": "Th", "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe", "ħ": "h", "Ħ": "H",
-               "ə": "e", "Ə": "E", "‘": "'", "’": "'", "ʻ": "'", "ʼ": "'"}
-    s = name.translate(str.maketrans(special))
-    s = "".join(ch for ch in unicodedata.normalize("NFKD", s) if unicodedata.category(ch) != "Mn")
-    return s.encode("ascii", "ignore").decode("ascii") or None
 
 
 def _prepare(mentions: pd.DataFrame) -> pd.DataFrame:
@@ -112,7 +107,7 @@ def build_places(mentions: pd.DataFrame, country_dict_path: str | Path | None = 
         "source_id": m["source_id"], "source_row": m["source_row"], "role": m["role"],
         "city_id": r["city_id"].astype("string"), "status": r["status"], "method": r["method"],
         "score": r["score"].astype(float), "geonames_id": r["geonames_id"], "provisional_id": r["provisional_id"],
-        "place_type": r["place_type"],
+        "place_type": r["place_type"], "fips": r["fips"],
     }, index=m.index)
     if mc["city_id"].isna().any():  # cannot happen by construction; never let a fact lose its place
         raise RuntimeError("place resolution left a mention without city_id")
@@ -158,8 +153,19 @@ def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     out["src_type"] = _first(full, "r_place_type")
     out["area_km2"] = _first(full, "area_km2")
 
-    # population: a dated source value (latest year, then source_id) > GeoNames > an undated source value
-    pos = full[full["population"].notna() & (full["population"] > 0)]
+    # population: a dated source value (latest year, then source_id) > GeoNames > an undated source value.
+    # Implausible source values are not used: a year outside YEAR_RANGE makes the value undated;
+    # for a GeoNames place, a value more than POP_FACTOR times off GeoNames' figure is not used;
+    # a "city" of more than MAX_CITY_POP inhabitants is a region's figure and is not used.
+    gpop = g.places.set_index("geonames_id")["population"]
+    gn_of = full["geonames_id"].astype("Int64").map(gpop).astype(float)
+    ratio = full["population"].astype(float) / gn_of.where(gn_of > 0)
+    plausible = ratio.isna() | ratio.between(1 / POP_FACTOR, POP_FACTOR)
+    city_like = ~full["r_place_type"].isin(["region", "county"])
+    plausible &= ~(city_like & (full["population"].astype(float) > MAX_CITY_POP))
+    pos = full[full["population"].notna() & (full["population"] > 0) & plausible.fillna(True)].copy()
+    yr = pos["population_year"]
+    pos["population_year"] = yr.where(yr.between(*YEAR_RANGE))
     dated = pos[pos["population_year"].notna()].sort_values(
         ["city_id", "population_year", "source_id"], ascending=[True, False, True], kind="stable")
     d1 = dated.groupby("city_id", sort=True)[["population", "population_year", "source_id"]].first()
@@ -202,36 +208,54 @@ def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     out["population_source"] = np.select([has_d, has_g, has_u],
                                          [d1["source_id"].to_numpy(dtype=object), "geonames",
                                           u1["source_id"].to_numpy(dtype=object)], None)
-    out["ascii_name"] = [ascii_name(x) for x in out["name"]]
+    empty = pd.Series(out["name"]).isna() | pd.Series(out["name"]).eq("")
+    out.loc[empty, "name"] = out.loc[empty, "city_id"]  # name is required; never happens with real sources
     out = out[CITY_COLUMNS].sort_values("city_id", ignore_index=True)
     return out.astype({
-        "city_id": "string", "name": "string", "ascii_name": "string", "country_iso3": "string", "admin1": "string",
+        "city_id": "string", "name": "string", "country_iso3": "string", "admin1": "string",
         "latitude": float, "longitude": float, "population": "Int64", "population_year": "Int64",
         "population_source": "string", "area_km2": float, "geonames_id": "Int64", "place_type": "string",
-        "part_of_city_id": "string", "resolution_method": "string", "n_mentions": "Int64",
+        "part_of_city_id": "string", "resolution_method": "string",
     })
 
 
 # ---- crosswalk / redirects / report ------------------------------------------------------------
 def _crosswalk(full: pd.DataFrame) -> pd.DataFrame:
-    base = full[["source_id", "country", "admin1", "city_id", "status", "method", "score"]]
+    """One row per (source_id, id_type, identifier, country) -> city_id (the resource's key).
+
+    ``country`` is the country as the source gave it ("" when it gave none). A source spelling
+    that the same source uses for two different places (two pledgers "San Juan" told apart by
+    their coordinates) gets its distinguishing context appended, "San Juan [37.12,-3.56]", so
+    the key stays unique and every row names exactly one place."""
+    country = full["country"].fillna("").astype("string")
+    base = pd.DataFrame({"source_id": full["source_id"], "country": country, "city_id": full["city_id"],
+                         "status": full["status"], "method": full["method"], "score": full["score"]})
+    spelling = full["raw_name"].fillna(full["name"]).fillna("").astype("string")
+    # spellings one source uses for several places: add admin1 / coordinates as context
+    n_ids = full.assign(_s=spelling, _c=country).groupby(["source_id", "_s", "_c"], dropna=False)["city_id"].transform("nunique")
+    ctx = full["admin1"].fillna("").astype("string")
+    xy = (full["latitude"].round(2).astype("string") + "," + full["longitude"].round(2).astype("string")).fillna("")
+    context = (ctx + pd.Series(np.where(ctx.ne("") & xy.ne(""), "; ", ""), index=full.index) + xy)
+    spelling = spelling.where(n_ids.le(1) | context.eq(""), spelling + " [" + context + "]")
     parts = [
-        base.assign(id_type="source_spelling", identifier=full["raw_name"].fillna(full["name"])),
+        base.assign(id_type="source_spelling", identifier=spelling),
         base.assign(id_type=full["code_type"], identifier=full["code"])[full["code"].notna() & full["code_type"].notna()],
         base.assign(id_type="geonames_id", identifier=full["geonames_id"].astype("string"))[full["geonames_id"].notna()],
-        base.assign(id_type="provisional_id", identifier=full["provisional_id"]),
-        base.assign(id_type="fips", identifier=full["fips"])[full["fips"].notna()],
     ]
     cw = pd.concat(parts, ignore_index=True)
-    cw = cw[cw["identifier"].notna()]
-    cw.loc[cw["id_type"].isin(["geonames_id", "provisional_id", "fips", "schedule_d_port", "cbsa"]), ["country", "admin1"]] = pd.NA
-    key = ["source_id", "id_type", "identifier", "country", "admin1", "city_id"]
-    cw = cw.astype({c: "string" for c in key + ["status", "method"]})
-    agg = (cw.groupby(key, dropna=False, sort=False)
-             .agg(status=("status", "first"), method=("method", "first"), score=("score", "max"),
-                  mentions=("city_id", "size"))
-             .reset_index())
-    agg = agg.sort_values(key, ignore_index=True, na_position="first")
+    cw = cw[cw["identifier"].notna() & cw["identifier"].ne("")]
+    key = ["source_id", "id_type", "identifier", "country"]
+    cw = cw.astype({c: "string" for c in key + ["city_id", "status", "method"]})
+    # rows sharing a key name the same place by construction; if not (identical text, different
+    # population...), the most frequent city_id wins, ties by city_id
+    counts = cw.groupby(key + ["city_id"], sort=False).agg(
+        status=("status", "first"), method=("method", "first"), score=("score", "max"),
+        mentions=("city_id", "size")).reset_index()
+    counts = counts.sort_values(key + ["mentions", "city_id"], ascending=[True] * 4 + [False, True], kind="stable")
+    agg = counts.drop_duplicates(key, keep="first")
+    total = counts.groupby(key, sort=False)["mentions"].sum()
+    agg = agg.set_index(key).assign(mentions=total).reset_index()
+    agg = agg.sort_values(key, ignore_index=True)
     agg["mentions"] = agg["mentions"].astype("Int64")
     return agg[CROSSWALK_COLUMNS]
 
@@ -240,8 +264,9 @@ def _redirects(full: pd.DataFrame, live: set) -> pd.DataFrame:
     res = full.loc[full["status"].eq("resolved"), ["provisional_id", "city_id"]].drop_duplicates()
     n = res.groupby("provisional_id")["city_id"].transform("nunique")
     res = res[(n == 1) & ~res["provisional_id"].isin(live)]
-    out = res.rename(columns={"provisional_id": "old_city_id"})[["old_city_id", "city_id"]]
-    return out.drop_duplicates().sort_values(["old_city_id", "city_id"], ignore_index=True).astype("string")
+    out = res.rename(columns={"provisional_id": "old_city_id"})[["old_city_id", "city_id"]].drop_duplicates()
+    out = out.assign(reason="matched_to_geonames")
+    return out.sort_values(["old_city_id", "city_id"], ignore_index=True)[REDIRECT_COLUMNS].astype("string")
 
 
 def _report(full: pd.DataFrame) -> dict:

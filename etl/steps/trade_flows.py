@@ -340,12 +340,8 @@ def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
 
 
 def _texas_weight_kg(data: pd.DataFrame) -> pd.Series:
-    """Whole kg from the Texas file's Weight, which is metric tonnes. The reader (as of writing)
-    calls that column ``weight_kg``; a tonnes-named column is preferred if the reader renames it."""
-    column = next((c for c in ("weight_tonnes", "weight_t", "weight_kg") if c in data.columns), None)
-    if column is None:
-        return pd.Series(pd.NA, index=data.index, dtype="Int64")
-    return (data[column] * TEXAS_TONNES_TO_KG).round().astype("Int64")
+    """Whole kg from the Texas file's Weight, which is metric tonnes (see the reader)."""
+    return (data["weight_tonnes"] * TEXAS_TONNES_TO_KG).round().astype("Int64")
 
 
 def _plan_texas(tables: dict[str, SourceTable]) -> Plan | None:

@@ -1,0 +1,74 @@
+"""Place resolution over the real raw files (skipped unless RAW_MIRROR is set).
+
+Floors, not targets: they guard the measured shares (``python -m etl.places.measure``) against
+regressions; precision spot checks guard the known traps."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.conftest import requires_mirror
+
+pytestmark = requires_mirror
+
+FLOORS = {  # resolved-to-GeoNames share of all mentions, measured Nov 2026 minus a margin
+    "twin_cities": 88.0, "climactor_dec2022": 82.0, "climactor_sep2022": 81.5, "ita_metros": 98.5,
+    "bts_texas_ports": 98.0, "bts_dot1": 67.0,
+}
+
+
+@pytest.fixture(scope="module")
+def measured(mirror):
+    from etl.places.measure import all_mentions, summarise
+    from etl.places.resolver import resolve
+
+    m = all_mentions(mirror)
+    r = resolve(m, country_dict_path=mirror / "country_dict_Oct2023.csv")
+    return m, r, summarise(m, r).set_index("source_id")
+
+
+def test_shares_do_not_regress(measured):
+    _, _, s = measured
+    for sid, floor in FLOORS.items():
+        assert s.loc[sid, "resolved_pct"] >= floor, (sid, s.loc[sid].to_dict())
+
+
+def test_los_angeles_everywhere(measured):
+    m, r, _ = measured
+    d = pd.concat([m, r[["geonames_id", "status"]]], axis=1)
+    la = 5368361
+    assert (d.loc[(d["source_id"] == "climactor_dec2022") & (d["name"] == "Los Angeles, CA"), "geonames_id"] == la).all()
+    assert (d.loc[d["code"] == "2704", "geonames_id"] == la).all()
+    assert (d.loc[d["raw_name"] == "Los Angeles-Long Beach-Anaheim, CA", "geonames_id"] == la).all()
+    twin = d[(d["source_id"] == "twin_cities") & (d["name"] == "Los Angeles") & (d["country"] == "United States")]
+    assert len(twin) and (twin["geonames_id"] == la).all()
+    county = d[d["name"].isin(["Los Angeles County", "Los Angeles County, CA"])]
+    assert len(county) and county["geonames_id"].isna().all()
+    encino = d[d["name"] == "Encino (Los Angeles)"]
+    assert len(encino) and (encino["geonames_id"] != la).all()
+
+
+def test_known_traps(measured):
+    m, r, _ = measured
+    d = pd.concat([m, r[["geonames_id", "status", "method"]]], axis=1)
+    burgas = d[(d["name"] == "Burgas") & (d["country"].isin(["Bulgaria", "BGR"]))]
+    assert len(burgas) and (burgas["geonames_id"] == 732770).all()
+    lagos_bg = d[(d["name"] == "Lagos") & (d["country"] == "BGR")]
+    assert (lagos_bg["status"] != "resolved").all()
+    bag = d[d["name"].isin(["Bağcılar", "Bagcilar"]) & d["country"].eq("Turkey")]
+    assert len(bag) and (bag["geonames_id"] == 751324).all()
+    # the alternate-name trap: no mention named El Paso resolves to Colorado Springs
+    assert not ((d["name"].str.startswith("El Paso")) & (d["geonames_id"] == 5417598)).any()
+
+
+def test_vintages_keep_their_ids(measured):
+    """The same pledger in the Sep and Dec 2022 vintages gets the same city_id (accents differ)."""
+    m, r, _ = measured
+    d = pd.concat([m, r[["city_id"]]], axis=1)
+    from etl.places.gazetteer import normalise
+    d["key"] = d["name"].map(normalise) + "|" + d["country"].fillna("") + "|" + d["latitude"].round(3).astype(str)
+    sep = d[d["source_id"] == "climactor_sep2022"].drop_duplicates("key").set_index("key")["city_id"]
+    dec = d[d["source_id"] == "climactor_dec2022"].drop_duplicates("key").set_index("key")["city_id"]
+    common = sep.index.intersection(dec.index)
+    same = (sep[common] == dec[common]).mean()
+    assert len(common) > 10_000 and same > 0.99, same
