@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -198,15 +199,40 @@ def _sha256(path: Path) -> str:
 
 # ------------------------------------------------------------------------------- processes
 
-def run_measured(cmd: list[str], cwd: Path, log: Path, env: dict | None = None) -> dict:
-    """Run ``cmd``; return rc, wall seconds and peak RSS (MB) of its process tree (see module doc)."""
+def run_measured(cmd: list[str], cwd: Path, log: Path, env: dict | None = None,
+                 rss_limit_mb: float | None = None) -> dict:
+    """Run ``cmd``; return rc, wall seconds and peak RSS (MB) of its process tree (see module doc).
+
+    With ``rss_limit_mb`` the child (one process) is killed once its RSS passes the limit, so a
+    100x run cannot take a shared machine's memory; the result then says ``killed_over_rss_mb``.
+    """
     with open(log, "ab") as fh:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        killed = threading.Event()
+        if rss_limit_mb:
+            threading.Thread(target=_rss_guard, args=(proc.pid, rss_limit_mb, killed), daemon=True).start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"rc": proc.returncode, "wall_s": round(wall, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    out = {"rc": proc.returncode, "wall_s": round(wall, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    if killed.is_set():
+        out["killed_over_rss_mb"] = rss_limit_mb
+    return out
+
+
+def _rss_guard(pid: int, limit_mb: float, killed: threading.Event) -> None:
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            line = next(ln for ln in status.read_text().splitlines() if ln.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            return  # gone (or not Linux: no guard)
+        if int(line.split()[1]) / 1024 > limit_mb:
+            killed.set()
+            os.kill(pid, 9)
+            return
+        time.sleep(0.2)
 
 
 def _clean_env(**extra: str) -> dict:
@@ -348,17 +374,41 @@ def gate_vs_frictionless(release: Path, work: Path, say) -> dict:
         inner = json.loads(out_file.read_text().strip().splitlines()[-1])
     except (ValueError, IndexError):
         pass
-    fl_log = work / "frictionless.log"
-    fl = run_measured([str(_venv() / "bin" / "frictionless"), "validate", str(release / "datapackage.json")],
-                      ROOT, fl_log)
+    fl_log, fl_json = work / "frictionless.log", work / "frictionless.json"
+    with open(fl_json, "wb") as fh, open(fl_log, "wb") as err_fh:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([str(_venv() / "bin" / "frictionless"), "validate", "--json",
+                                 str(release / "datapackage.json")], cwd=ROOT, stdout=fh, stderr=err_fh)
+        _, status, usage = os.wait4(proc.pid, 0)
+        fl_wall = time.perf_counter() - t0
+    fl = {"rc": os.waitstatus_to_exitcode(status), "wall_s": round(fl_wall, 3),
+          "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), **_frictionless_summary(fl_json)}
     result = {
         "gate": {"rc": gate_rc, "wall_s": round(gate_wall, 3),
                  **{k: round(v, 3) if isinstance(v, float) else v for k, v in inner.items()}},
-        "frictionless": {**fl, "summary": _tail(fl_log, 8)},
+        "frictionless": fl,
     }
-    result["ratio_frictionless_over_gate"] = round(fl["wall_s"] / gate_wall, 2) if gate_wall else None
-    say(f"  gate {gate_wall:.1f} s (rc {gate_rc}), frictionless {fl['wall_s']:.1f} s (rc {fl['rc']})")
+    result["ratio_frictionless_over_gate"] = round(fl_wall / gate_wall, 2) if gate_wall else None
+    say(f"  gate {gate_wall:.1f} s (rc {gate_rc}), frictionless {fl_wall:.1f} s (rc {fl['rc']})")
     return result
+
+
+def _frictionless_summary(path: Path) -> dict:
+    """Per file format: tasks, invalid tasks, seconds, error types (frictionless stops at 1,000 errors a task)."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"report": "unreadable"}
+    by_format: dict = {}
+    for task in report.get("tasks", []):
+        fmt = "csv" if task.get("name", "").endswith("-csv") else "parquet"
+        f = by_format.setdefault(fmt, {"tasks": 0, "invalid": 0, "seconds": 0.0, "errors": {}})
+        f["tasks"] += 1
+        f["invalid"] += not task.get("valid", False)
+        f["seconds"] = round(f["seconds"] + task.get("stats", {}).get("seconds", 0.0), 2)
+        for e in task.get("errors", []):
+            f["errors"][e["type"]] = f["errors"].get(e["type"], 0) + 1
+    return {"valid": report.get("valid"), "by_format": by_format}
 
 
 def publish_for_gate(build_dir: Path, work: Path) -> Path | None:
@@ -416,7 +466,7 @@ def scale_worker(spec_path: str) -> None:
 
 
 def run_scale(factor: int, sources: dict[str, Path], work: Path, say, profile_dir: Path | None,
-              keep_build: bool = False) -> dict:
+              keep_build: bool = False, rss_limit_mb: float | None = None) -> dict:
     fdir = work / f"scale-{factor}x"
     say(f"scale {factor}x: generating inputs ...")
     t0 = time.perf_counter()
@@ -431,7 +481,8 @@ def run_scale(factor: int, sources: dict[str, Path], work: Path, say, profile_di
         f"stages ...")
     cmd = [str(_venv() / "bin" / "python"), "-c",
            "import sys; from etl.bench import scale_worker; scale_worker(sys.argv[1])", str(fdir / "spec.json")]
-    measured = run_measured(cmd, ROOT, fdir / "worker.log", _clean_env(CITY_COMMITMENTS_CACHE=str(work / "cache")))
+    measured = run_measured(cmd, ROOT, fdir / "worker.log", _clean_env(CITY_COMMITMENTS_CACHE=str(work / "cache")),
+                            rss_limit_mb=rss_limit_mb)
     out = {"factor": factor, "generate_s": round(generate, 2), "fact_input_mb": round(input_mb, 1), **measured}
     if measured["rc"] == 0:
         result = json.loads((fdir / "result.json").read_text())
@@ -439,6 +490,9 @@ def run_scale(factor: int, sources: dict[str, Path], work: Path, say, profile_di
         out["data_stages_s"] = round(sum(result["timings_s"].get(k, 0) for k in DATA_STAGES), 3)
         say(f"scale {factor}x: data stages {out['data_stages_s']:.1f} s, wall {measured['wall_s']:.1f} s, "
             f"peak RSS {measured['peak_rss_mb']:.0f} MB")
+    elif measured.get("killed_over_rss_mb"):
+        out["error"] = f"killed: RSS passed the {rss_limit_mb:,.0f} MB guard (--max-rss-gb)"
+        say(f"scale {factor}x: {out['error']} after {measured['wall_s']:.0f} s")
     else:
         out["error"] = _tail(fdir / "worker.log")
         say(f"scale {factor}x: FAILED (rc {measured['rc']})\n{out['error']}")
@@ -499,8 +553,11 @@ def targets(results: dict) -> list[dict]:
     if rss_1x:
         add("peak RSS at 1x (max of cold publish and 1x data stages)", max(rss_1x), 1.5 * GB, "MB",
             max(rss_1x) <= 1.5 * GB)
+    killed = {s["factor"]: s for s in results.get("scale", []) if s.get("killed_over_rss_mb")}
     if 100 in scale:
         add("peak RSS at 100x (data stages)", scale[100]["peak_rss_mb"], 4 * GB, "MB", scale[100]["peak_rss_mb"] <= 4 * GB)
+    elif 100 in killed:
+        add("peak RSS at 100x (data stages; killed at the guard)", killed[100]["peak_rss_mb"], 4 * GB, "MB", False)
     if 1 in scale and 100 in scale:
         t1, t100 = scale[1]["data_stages_s"], scale[100]["data_stages_s"]
         add("data stages at 100x <= 100 x 1x", t100, round(100 * t1, 2), "s", t100 <= 100 * t1)
@@ -583,7 +640,11 @@ def print_tables(results: dict, console) -> None:
         t.add_row("etl.quality.gate.check_release", str(g["rc"]), f"{g['wall_s']:.2f}",
                   f"fresh interpreter; imports {g.get('import_s', '?')} s, check {g.get('check_s', '?')} s")
         t.add_row("frictionless validate datapackage.json", str(f["rc"]), f"{f['wall_s']:.2f}",
-                  f"fresh interpreter; peak RSS {f['peak_rss_mb']:.0f} MB")
+                  f"fresh interpreter; peak RSS {f['peak_rss_mb']:.0f} MB; valid: {f.get('valid')}")
+        for fmt, x in sorted(f.get("by_format", {}).items()):
+            errors = ", ".join(f"{k} {v:,}" for k, v in sorted(x["errors"].items())) or "none"
+            t.add_row(f"  of which {fmt} files", "", f"{x['seconds']:.2f}",
+                      f"{x['invalid']}/{x['tasks']} invalid; errors: {errors}")
         t.add_row("ratio frictionless / gate", "", f"{gate['ratio_frictionless_over_gate']}x", "")
         console.print(t)
 
@@ -604,7 +665,9 @@ def print_tables(results: dict, console) -> None:
             t.add_column(c, justify="right")
         for s in scale:
             if s.get("rc"):
-                t.add_row(f"{s['factor']}x", f"{s['fact_input_mb']:,.0f}", "failed", *[""] * 6)
+                t.add_row(f"{s['factor']}x", f"{s['fact_input_mb']:,.0f}",
+                          "killed" if s.get("killed_over_rss_mb") else "failed", *[""] * 5,
+                          f"{s['wall_s']:.1f}", f"> {s['peak_rss_mb']:.0f}" if s.get("killed_over_rss_mb") else "")
                 continue
             ts = s["timings_s"]
             t.add_row(f"{s['factor']}x", f"{s['fact_input_mb']:,.0f}", f"{sum(s['rows_read'].values()):,}",
@@ -654,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold and no-op make publish")
     parser.add_argument("--profile", action="store_true", help="run each scale factor under cProfile "
                         "(slower; profiles kept in .bench/)")
+    parser.add_argument("--max-rss-gb", type=float, default=8.0,
+                        help="kill a scale run whose RSS passes this (default 8, twice the 100x target)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the run's JSON goes")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (isolated copy, logs)")
     args = parser.parse_args(argv)
@@ -698,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
             results["gazetteer_cache_s"] = warm_gazetteer_cache(work, say)
         for f in factors:
             keep_build = args.skip_cold and release is None and f == factors[0]
-            s = run_scale(f, sources, work, say, profile_dir, keep_build)
+            s = run_scale(f, sources, work, say, profile_dir, keep_build, args.max_rss_gb * GB)
             scale.append(s)
             if keep_build and s.get("rc") == 0:
                 rel = publish_for_gate(work / f"scale-{f}x" / "build", work)

@@ -102,8 +102,12 @@ def resolve(file: Optional[Path] = typer.Argument(None, help="CSV with columns n
 def serve(port: int = typer.Option(8001, help="Port on 127.0.0.1."),
           published: Path = typer.Option(PUBLISHED, help="Release folder.")):
     """Browse the latest release in datasette (read-only, loopback only)."""
+    from etl.release.serve import ServeError
     from etl.release.serve import serve as do_serve
-    do_serve(published, port)
+    try:
+        do_serve(published, port)
+    except ServeError as exc:
+        _fail(exc)
 
 
 if __name__ == "__main__":

@@ -87,9 +87,11 @@ def test_valid_build_passes_and_writes_reports(build):
     assert report["rows"]["trade_flows"] == len(fixture_frames()["trade_flows"])
     # exclusions per source and reason come from the exclusions resource
     assert report["exclusions"]["twin_cities"] == {"self-pair: both sides name the same place": 1}
-    # resolution per source, identifiers weighted by mentions
+    # resolution per source: source spellings weighted by mentions; declared non-places set apart
     assert report["place_resolution"]["twin_cities"]["mentions"] == 4
     assert report["place_resolution"]["twin_cities"]["resolved_pct"] == 100.0
+    dot1 = report["place_resolution"]["bts_dot1_201501"]
+    assert (dot1["mentions"], dot1["not_a_city_pct"], dot1["resolved_of_places_pct"]) == (8, 12.5, 100.0)
     md = (build / "quality.md").read_text()
     for heading in ("Rows per resource", "Table Schema checks", "Expectations", "Exclusions", "Place resolution",
                     "Run time"):
@@ -221,12 +223,23 @@ def test_partnership_listed_in_both_orders(build, frames):
     assert len(fail) == 1 and fail[0].rows == 1
 
 
-def test_resolution_share_below_threshold(build, frames):
+def test_resolution_share_below_threshold_counts_mentions(build, frames):
     ids = frames["place_identifiers"]
-    ids.loc[ids["source_id"] == "twin_cities", "status"] = ["resolved", "unresolved", "ambiguous"]
+    # one of three twin-city spellings unresolved, but it is used by 2 of the 4 source rows
+    ids.loc[(ids["source_id"] == "twin_cities") & (ids["identifier"] == "Los Angeles")
+            & (ids["id_type"] == "source_spelling"), ["status", "method"]] = ["unresolved", "unresolved"]
     write_build(build, frames)
     fail = failures(_expectations(build, "place_identifiers"), check="expect_column_values_to_be_in_set")
-    assert len(fail) == 1 and "twin_cities" in fail[0].target and fail[0].rows == 2
+    assert len(fail) == 1 and "twin_cities" in fail[0].target
+    assert (fail[0].rows, fail[0].unit) == (2, "mentions") and "2 of 4 mentions" in fail[0].message
+    assert [e["identifier"] for e in fail[0].examples] == ["Los Angeles"]
+
+
+def test_declared_non_places_do_not_count_against_resolution(build, frames):
+    ids = frames["place_identifiers"]
+    dot1 = ids["source_id"] == "bts_dot1_201501"
+    assert (ids.loc[dot1, "method"] == "not_a_city").any()        # the fixture's district bucket
+    assert not failures(_expectations(build, "place_identifiers"))
 
 
 def test_periods_and_as_of_outside_the_source_coverage(build, frames):
@@ -279,7 +292,7 @@ def _expectations(build: Path, name: str):
     frames = {n: expectations.frame_for_gx(t.arrow) for n, t in tables.items()}
     report = json.loads((build / "build_report.json").read_text())
     suites = {name: expectations.load_suites(SUITES, schema.resource_names())[name]}
-    return expectations.run_suites(frames, report, suites)
+    return expectations.run_suites(frames, report, suites, {name: schema.primary_key(name)})
 
 
 # --------------------------------------------------------------------------- the suites are data
@@ -484,6 +497,45 @@ def test_gate_agrees_with_frictionless_on_csv(release, tmp_path, case):
               for res, code, fld, row in _frictionless_errors(stage)}
     ours = _gate_errors(stage)
     assert theirs, f"{case}: frictionless found nothing, the breakage is not one"
+    assert ours == theirs
+
+
+def test_gate_agrees_with_frictionless_on_other_schema_features(tmp_path):
+    """Constraints and options our descriptor does not use yet: float bounds, custom booleans,
+    lengths, unique, a composite foreign key to the table itself."""
+    resource = {"name": "t", "path": "t.csv", "format": "csv", "schema": {
+        "fields": [
+            {"name": "id", "type": "integer", "constraints": {"required": True}},
+            {"name": "score", "type": "number", "constraints": {"minimum": 0.5, "maximum": 9.5}},
+            {"name": "flag", "type": "boolean", "trueValues": ["yes"], "falseValues": ["no"]},
+            {"name": "day", "type": "date", "constraints": {"minimum": "2020-01-01"}},
+            {"name": "label", "type": "string", "constraints": {"minLength": 2, "maxLength": 5, "unique": True}},
+            {"name": "parent", "type": "integer"},
+            {"name": "parent_label", "type": "string"}],
+        "primaryKey": ["id"],
+        "missingValues": ["", "NA"],
+        "foreignKeys": [{"fields": ["parent", "parent_label"],
+                         "reference": {"resource": "", "fields": ["id", "label"]}}]}}
+    (tmp_path / "t.csv").write_text(
+        "id,score,flag,day,label,parent,parent_label\n"
+        "1,0.5,yes,2020-01-01,ab,,\n"
+        "2,0.4,no,2019-12-31,abcdef,1,ab\n"        # below minimum, before minimum date, too long
+        "3,9.5,true,2020-02-30,a,1,zz\n"           # not a boolean, bad date, too short, bad FK
+        "3,NA,NA,NA,ab,NA,NA\n"                    # duplicate id, duplicate label
+        "x,1e1,yes,2020-01-02,cd,7,cd\n", encoding="utf-8")  # not an integer, above max, FK to nothing
+    from frictionless import Package
+    report = Package({"resources": [resource]}, basepath=str(tmp_path)).validate()
+    theirs = {(code, fld if code in ("type-error", "constraint-error", "unique-error") else None, row)
+              for code, fld, row in report.flatten(["type", "fieldName", "rowNumber"])}
+    results, _ = tableschema.check_package({"resources": [resource]}, tmp_path)
+    ours = set()
+    for r in results:
+        if r.failed:
+            for e in r.examples:
+                ours.add((r.code, r.target if r.code in ("type-error", "constraint-error", "unique-error") else None,
+                          e["row"]))
+    assert len(theirs) == 13 and {code for code, _, _ in theirs} == {
+        "type-error", "constraint-error", "unique-error", "primary-key", "foreign-key"}
     assert ours == theirs
 
 

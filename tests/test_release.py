@@ -438,6 +438,8 @@ def test_sqlite_database_has_one_table_per_resource_with_keys(tmp_path, builds, 
     db, meta = serve.prepare(published, tmp_path / "serve")
     again = serve.build_database(target, tmp_path / "again.db")
     assert db.read_bytes() == again.read_bytes()  # created deterministically
+    built = db.stat().st_mtime_ns
+    assert serve.prepare(published, tmp_path / "serve")[0].stat().st_mtime_ns == built  # same release: reused
     con = sqlite3.connect(db)
     try:
         tables = [r[0] for r in con.execute("select name from sqlite_master where type='table' order by rowid")]

@@ -165,14 +165,12 @@ def run_suites(frames: dict[str, pd.DataFrame], build_report: dict | None, suite
                primary_keys: dict[str, list[str]] | None = None) -> list[CheckResult]:
     """Validate each resource frame against its suite; one CheckResult per expectation.
 
-    Expectations that share a ``row_condition`` run together on that subset of rows, filtered
-    once with GX's own condition-to-query translation (GX would otherwise filter the frame again
-    for every metric of every expectation, most of the run time). Row labels are kept, so the
-    example rows GX reports point into the full table.
+    Expectations that share a ``row_condition`` (and weight) run together on that subset of rows,
+    filtered once with GX's own condition-to-query translation (GX would otherwise filter the
+    frame again for every metric of every expectation, most of its run time). They run with
+    GX's BASIC result format (counts); only the failed ones run again with SUMMARY, for the
+    labels of a few offending rows. Row labels are kept, so those point into the full table.
     """
-    from great_expectations import ExpectationSuite
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
     _context()  # GX objects need the (one, ephemeral) context to exist first
     results: dict[tuple[str, int], CheckResult] = {}
     for name, suite in suites.items():
@@ -183,8 +181,8 @@ def run_suites(frames: dict[str, pd.DataFrame], build_report: dict | None, suite
             if name not in frames:
                 skipped = f"{name} could not be read"
             if skipped:
-                results[(name, i)] = CheckResult(SUITE, name, exp["type"], _target(kwargs), ok=True,
-                                                 severity=exp["severity"], why=exp["why"], skipped=skipped)
+                results[(name, i)] = CheckResult(SUITE, name, exp["type"], _target(kwargs, exp.get("weight")),
+                                                 ok=True, severity=exp["severity"], why=exp["why"], skipped=skipped)
                 continue
             group = json.dumps([kwargs.get("row_condition"), exp.get("weight")], sort_keys=True)
             groups.setdefault(group, []).append((i, exp, kwargs))
@@ -192,24 +190,35 @@ def run_suites(frames: dict[str, pd.DataFrame], build_report: dict | None, suite
             condition, weight = json.loads(group)
             try:
                 frame = _subset(frames[name], condition, weight, pending)
-                gx_suite = ExpectationSuite(name=f"{name}-{len(results)}", expectations=[
-                    ExpectationConfiguration(type=exp["type"], meta={"index": i},
-                                             kwargs={k: v for k, v in kwargs.items() if k != "row_condition"}
-                                             ).to_domain_obj()
-                    for i, exp, kwargs in pending])
-                with warnings.catch_warnings():   # GX's pandas metrics warn about things the suites mean
-                    warnings.simplefilter("ignore")
-                    validation = _batch(name, frame).validate(
-                        gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES})
+                outcome = _validate(name, frame, pending, "BASIC")
+                failed = [p for p in pending if not outcome[p[0]].success]
+                if failed:
+                    outcome.update(_validate(name, frame, failed, "SUMMARY"))
             except Exception as exc:  # noqa: BLE001 - a broken suite entry fails the gate, it does not crash it
                 for i, exp, kwargs in pending:
-                    results[(name, i)] = CheckResult(SUITE, name, exp["type"], _target(kwargs), ok=False, severity=ERROR,
-                                                     why=exp["why"], message=f"expectation could not run: {exc}")
+                    results[(name, i)] = CheckResult(SUITE, name, exp["type"], _target(kwargs, exp.get("weight")),
+                                                     ok=False, severity=ERROR, why=exp["why"],
+                                                     message=f"expectation could not run: {exc}")
                 continue
-            by_index = {r.expectation_config.meta["index"]: r for r in validation.results}
             for i, exp, kwargs in pending:
-                results[(name, i)] = _to_result(name, exp, kwargs, by_index[i], frames[name], key)
+                results[(name, i)] = _to_result(name, exp, kwargs, outcome[i], frames[name], key)
     return [results[k] for k in sorted(results, key=lambda k: (list(suites).index(k[0]), k[1]))]
+
+
+def _validate(name: str, frame: pd.DataFrame, pending: list, result_format: str) -> dict:
+    """GX results of ``pending`` expectations on ``frame``, keyed by their index in the suite."""
+    from great_expectations import ExpectationSuite
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    gx_suite = ExpectationSuite(name=f"{name}-{pending[0][0]}-{result_format}", expectations=[
+        ExpectationConfiguration(type=exp["type"], meta={"index": i},
+                                 kwargs={k: v for k, v in kwargs.items() if k != "row_condition"}).to_domain_obj()
+        for i, exp, kwargs in pending])
+    with warnings.catch_warnings():   # GX's pandas metrics warn about things the suites mean
+        warnings.simplefilter("ignore")
+        validation = _batch(name, frame).validate(
+            gx_suite, result_format={"result_format": result_format, "partial_unexpected_count": EXAMPLES})
+    return {r.expectation_config.meta["index"]: r for r in validation.results}
 
 
 def _exception(info: dict | None) -> str | None:
@@ -243,7 +252,7 @@ def _subset(frame: pd.DataFrame, condition: dict | None, weight: str | None, pen
 
 
 def _to_result(name: str, exp: dict, kwargs: dict, r, frame: pd.DataFrame, key: list[str]) -> CheckResult:
-    target = _target(kwargs)
+    target = _target(kwargs, exp.get("weight"))
     raised = _exception(r.exception_info)
     if raised:
         return CheckResult(SUITE, name, exp["type"], target, ok=False, severity=ERROR, why=exp["why"],
@@ -252,11 +261,11 @@ def _to_result(name: str, exp: dict, kwargs: dict, r, frame: pd.DataFrame, key: 
     rows, message = _describe(exp, kwargs, result, unit=exp.get("weight") or "rows")
     index = list(dict.fromkeys(result.get("partial_unexpected_index_list") or []))
     return CheckResult(SUITE, name, exp["type"], target, ok=bool(r.success), severity=exp["severity"], why=exp["why"],
-                       rows=rows if not r.success else 0, message=message,
+                       rows=rows if not r.success else 0, message=message, unit=exp.get("weight") or "rows",
                        examples=_examples(frame, index, _columns_of(kwargs), key) if not r.success else [])
 
 
-def _target(kwargs: dict) -> str:
+def _target(kwargs: dict, weight: str | None = None) -> str:
     """The expectation's kwargs in short, for reports (conditions in GX's own notation)."""
     parts = []
     for k, v in kwargs.items():
@@ -266,6 +275,8 @@ def _target(kwargs: dict) -> str:
             parts.append(f"where {_condition(v)}")
         else:
             parts.append(f"{k}={v}" if not isinstance(v, str) or k not in ("column",) else v)
+    if weight:
+        parts.append(f"weighted by {weight}")
     return ", ".join(parts)
 
 

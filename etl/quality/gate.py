@@ -32,7 +32,7 @@ class GateFailure(RuntimeError):
     def __init__(self, where: str, errors: list[CheckResult]):
         self.errors = errors
         lines = [f"{r.resource or 'package'}: {r.check}{' (' + r.target + ')' if r.target else ''}: "
-                 f"{r.rows:,} rows — {r.message}" for r in errors[:10]]
+                 f"{r.count} — {r.message}" for r in errors[:10]]
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
         super().__init__(f"quality gate failed on {where}: {len(errors)} error(s)\n  " + "\n  ".join(lines) + more)
 

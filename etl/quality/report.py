@@ -34,29 +34,29 @@ NOT_A_CITY = "not_a_city"   # resolver method of mentions declared not to be pla
 
 
 def place_resolution(build_report: dict | None, identifiers: pd.DataFrame | None) -> dict:
-    """Per source: identifiers and mentions, and how they resolved (in %).
+    """Per source: how its place mentions resolved (in %), from ``place_identifiers``.
 
-    Counted from ``place_identifiers``, the published record of resolution: ``*_pct`` weight each
-    identifier by its ``mentions`` (``not_a_city_pct`` = declared non-places); ``resolved_places_pct``
-    is the share of distinct identifiers resolved among those that are places (what the
-    place_identifiers suite holds to the thresholds). The build report's own figures are kept
-    beside, under ``build_report``.
+    Each source spelling counts once per source row that uses it (``mentions``), as the
+    place_identifiers suite counts them; ``not_a_city`` = mentions declared not to be places
+    (district buckets, pseudo-metros), ``resolved_of_places_pct`` = resolved among the others
+    (what the suite holds to the thresholds). The build report's own figures are kept beside.
     """
     out: dict = {}
     if identifiers is not None and not identifiers.empty:
-        method = identifiers["method"].astype("string").fillna("")
-        status = identifiers["status"].astype(str).where(method != NOT_A_CITY, NOT_A_CITY)
-        frame = pd.DataFrame({"source_id": identifiers["source_id"].astype(str), "status": status,
-                              "weight": identifiers["mentions"].fillna(1).astype("int64")})
+        spellings = identifiers[identifiers["id_type"].astype(str) == "source_spelling"]
+        method = spellings["method"].astype("string").fillna("")
+        status = spellings["status"].astype(str).where(method != NOT_A_CITY, NOT_A_CITY)
+        frame = pd.DataFrame({"source_id": spellings["source_id"].astype(str), "status": status,
+                              "weight": spellings["mentions"].fillna(1).astype("int64")})
         for sid, g in frame.groupby("source_id", sort=True):
             total = int(g["weight"].sum())
             by_status = g.groupby("status")["weight"].sum()
-            places = g[g["status"] != NOT_A_CITY]
-            out[sid] = {"identifiers": int(len(g)), "mentions": total,
+            places = total - int(by_status.get(NOT_A_CITY, 0))
+            out[sid] = {"spellings": int(len(g)), "mentions": total,
                         **{f"{s}_pct": round(100 * float(by_status.get(s, 0)) / total, 2) if total else None
                            for s in ("resolved", "ambiguous", "unresolved", NOT_A_CITY)},
-                        "resolved_places_pct": round(100 * float((places["status"] == "resolved").mean()), 2)
-                        if len(places) else None}
+                        "resolved_of_places_pct": round(100 * float(by_status.get("resolved", 0)) / places, 2)
+                        if places else None}
     places_report = (build_report or {}).get("places") or {}
     per_source = places_report.get("per_source", places_report) if isinstance(places_report, dict) else {}
     for sid, v in per_source.items():
@@ -107,7 +107,8 @@ def to_markdown(report: dict, results: list[CheckResult]) -> str:
     if problems:
         lines += ["## Problems", "", "| severity | resource | check | on | rows | message |", "|---|---|---|---|---:|---|"]
         for r in problems:
-            lines.append(f"| {r.severity} | {r.resource or ''} | {r.check} | {_cell(r.target)} | {r.rows:,} | {_cell(r.message)} |")
+            lines.append(f"| {r.severity} | {r.resource or ''} | {r.check} | {_cell(r.target)} | {r.count} | "
+                         f"{_cell(r.message)} |")
         lines.append("")
         for r in problems:
             if r.examples:
@@ -162,17 +163,18 @@ def to_markdown(report: dict, results: list[CheckResult]) -> str:
 
     if report["place_resolution"]:
         lines += ["## Place resolution", "",
-                  "From `place_identifiers`: shares of place mentions per source (each identifier weighted by its "
-                  "mentions; 'not a city' = declared non-places such as district buckets), and the share of distinct "
-                  "places (identifiers that are places) resolved, which the place_identifiers suite checks.", "",
-                  "| source | identifiers | mentions | resolved % | ambiguous % | unresolved % | not a city % "
-                  "| places resolved % |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "Place mentions per source, from `place_identifiers` (each source spelling counted once per source "
+                  "row that uses it). 'Not a city' = declared non-places (district buckets, pseudo-metros); "
+                  "'resolved of places' = resolved among the rest, which the place_identifiers suite checks against "
+                  "the thresholds.", "",
+                  "| source | spellings | mentions | resolved % | ambiguous % | unresolved % | not a city % "
+                  "| resolved of places % |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for sid, v in report["place_resolution"].items():
-            if "identifiers" not in v:
+            if "spellings" not in v:
                 continue
-            lines.append(f"| {sid} | {v['identifiers']:,} | {v['mentions']:,} | {_pct(v['resolved_pct'])} | "
+            lines.append(f"| {sid} | {v['spellings']:,} | {v['mentions']:,} | {_pct(v['resolved_pct'])} | "
                          f"{_pct(v['ambiguous_pct'])} | {_pct(v['unresolved_pct'])} | {_pct(v['not_a_city_pct'])} | "
-                         f"{_pct(v['resolved_places_pct'])} |")
+                         f"{_pct(v['resolved_of_places_pct'])} |")
         lines.append("")
 
     lines += ["## Run time", ""] + [f"- {k}: {v:.2f} s" for k, v in report["timings_s"].items()] + [""]
@@ -208,7 +210,7 @@ def print_console(results: list[CheckResult], report: dict, console: Console) ->
     for r in problems:
         colour = "red" if r.is_error else "yellow"
         console.print(f"[bold {colour}]{r.severity.upper()}[/] {r.resource or 'package'}: {r.check}"
-                      f"{' (' + r.target + ')' if r.target else ''} — {r.rows:,} rows: {r.message}")
+                      f"{' (' + r.target + ')' if r.target else ''} — {r.count}: {r.message}")
         if r.why:
             console.print(f"  [dim]why: {r.why}[/]")
         if r.examples:

@@ -28,6 +28,7 @@ class CheckResult:
     examples: list[dict] = field(default_factory=list)
     skipped: str | None = None      # why the check did not run (e.g. the source is not in this build)
     code: str | None = None
+    unit: str = "rows"              # what ``rows`` counts ("mentions" for weighted expectations)
 
     @property
     def failed(self) -> bool:
@@ -43,3 +44,7 @@ class CheckResult:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v not in (None, "", [])}
+
+    @property
+    def count(self) -> str:
+        return f"{self.rows:,} {self.unit}"

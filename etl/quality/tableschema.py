@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from decimal import Decimal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,15 @@ def _missing_values(resource: dict, f: dict) -> list[str]:
 
 
 def _value_reader(f: dict):
-    """frictionless' own reader for one field: exact semantics for the rare types and formats."""
+    """frictionless' own reader for one field: exact semantics for the rare types and formats.
+
+    Numbers come back as float (frictionless reads them as Decimal, which Arrow will not
+    put in a float64 column).
+    """
     from frictionless import Field
-    return Field.from_descriptor({k: v for k, v in f.items() if k not in ("description", "unit", "constraints")}) \
+    read = Field.from_descriptor({k: v for k, v in f.items() if k not in ("description", "unit", "constraints")}) \
         .create_value_reader()
+    return lambda cell: (lambda v: float(v) if isinstance(v, Decimal) else v)(read(cell))
 
 
 def _arrow_base_type(f: dict) -> pa.DataType:
@@ -396,7 +402,7 @@ def check_foreign_keys(resource: dict, table: LoadedTable, tables: dict[str, Loa
         if len(fields) == 1:
             found = mine[fields[0]].isin(set(theirs[ref_fields[0]])).to_numpy()
         else:
-            found = pd.MultiIndex.from_frame(mine).isin(pd.MultiIndex.from_frame(theirs)).to_numpy()
+            found = np.asarray(pd.MultiIndex.from_frame(mine).isin(pd.MultiIndex.from_frame(theirs)))
         results.append(_result(table, "foreign-key", target, checked & ~found,
                                f"({target}) not found in {ref_name} ({', '.join(ref_fields)})", "foreign-key", pk,
                                why=f"Every {target} refers to a row of {ref_name}."))

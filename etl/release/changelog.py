@@ -3,11 +3,14 @@
 Users pin a version and upgrade on purpose, so each release says, per resource, which
 rows were added, removed or changed (matched on the primary key), which fields were
 added, removed or retyped, and which place ids were merged or redirected (from the
-``city_redirects`` resource of both releases). Everything is computed from the two
-releases' Parquet files and descriptors, so the text is reproducible byte for byte.
+``city_redirects`` resource of both releases). For a resource keyed by a vintage date
+(pledges' ``as_of``) it also compares a new vintage with the one before on the rest of the
+key, which is the real membership change. Everything is computed from the two releases'
+Parquet files and descriptors (one outer merge per resource), so the text is reproducible.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -463,7 +466,6 @@ def render_markdown(changes: dict) -> str:
 
 def write(stage: Path, previous: Path | None, version: str) -> dict:
     """Write ``CHANGELOG.md`` and ``changes.json`` into ``stage`` (the release being assembled)."""
-    import copy
     new_descriptor = copy.deepcopy(schema.descriptor())
     new_descriptor["version"] = version
     old_descriptor = None

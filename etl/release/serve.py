@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pandas as pd
 
 from etl.paths import BUILD
 
@@ -46,7 +47,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _table_ddl(resource: dict) -> list[str]:
+def _table_ddl(resource: dict) -> tuple[list[str], list[str]]:
+    """CREATE TABLE with the schema's keys, and indexes on foreign keys (for datasette's links)."""
     s = resource["schema"]
     cols = [f"{_quote(f['name'])} {SQL_TYPES[f['type']]}"
             + (" NOT NULL" if f.get("constraints", {}).get("required") else "") for f in s["fields"]]
@@ -63,11 +65,11 @@ def _table_ddl(resource: dict) -> list[str]:
                     f"REFERENCES {_quote(ref['resource'] or resource['name'])} ({', '.join(map(_quote, ref_fields))})")
         indexes.append(f"CREATE INDEX {_quote('idx_' + resource['name'] + '_' + '_'.join(fields))} "
                        f"ON {_quote(resource['name'])} ({', '.join(map(_quote, fields))})")
-    return [f"CREATE TABLE {_quote(resource['name'])} (\n  " + ",\n  ".join(cols) + "\n)", *indexes]
+    return [f"CREATE TABLE {_quote(resource['name'])} (\n  " + ",\n  ".join(cols) + "\n)"], indexes
 
 
 def _sqlite_columns(table: pa.Table) -> list[list]:
-    """Columns as Python lists SQLite takes: enums as text, dates as ISO text, booleans as 0/1."""
+    """Columns as Python lists SQLite takes: enums as text, dates as ISO text, booleans as 0/1, null as None."""
     out = []
     for col in table.columns:
         if pa.types.is_dictionary(col.type):
@@ -76,7 +78,8 @@ def _sqlite_columns(table: pa.Table) -> list[list]:
             col = pc.strftime(col, format="%Y-%m-%d")
         elif pa.types.is_boolean(col.type):
             col = col.cast(pa.int64())
-        out.append(col.to_pylist())
+        values = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)  # ints with nulls stay ints
+        out.append(values.astype(object).where(values.notna(), None).tolist())
     return out
 
 
@@ -95,14 +98,18 @@ def build_database(release: Path, db_path: Path) -> Path:
     try:
         con = sqlite3.connect(tmp)
         try:
+            con.execute("PRAGMA journal_mode = OFF")  # a scratch file until renamed: no journal needed
+            con.execute("PRAGMA synchronous = OFF")
             for res in table_resources(descriptor):
-                name = res["name"]
-                for stmt in _table_ddl(res):
+                create, indexes = _table_ddl(res)
+                for stmt in create:
                     con.execute(stmt)
                 table = pq.read_table(release / res["path"])
-                columns = _sqlite_columns(table)
                 placeholders = ", ".join("?" * table.num_columns)
-                con.executemany(f"INSERT INTO {_quote(name)} VALUES ({placeholders})", zip(*columns))
+                con.executemany(f"INSERT INTO {_quote(res['name'])} VALUES ({placeholders})",
+                                zip(*_sqlite_columns(table)))
+                for stmt in indexes:  # after the rows: faster than maintaining them row by row
+                    con.execute(stmt)
             con.commit()
         finally:
             con.close()
@@ -140,7 +147,14 @@ def prepare(published: Path, work_dir: Path | None = None) -> tuple[Path, Path]:
     """Build the SQLite file and metadata for the latest release; return (db, metadata) paths."""
     release = latest_release(published)
     work = (work_dir or BUILD / "serve") / release.name
-    db = build_database(release, work / f"{DB_NAME}.db")
+    db, stamp = work / f"{DB_NAME}.db", work / "built-from-SHA256SUMS"
+    # Releases are immutable: the database of the same release (same SHA256SUMS) is reused.
+    sums = (release / "SHA256SUMS").read_text(encoding="utf-8") if (release / "SHA256SUMS").is_file() else None
+    if not (sums and db.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == sums):
+        stamp.unlink(missing_ok=True)
+        build_database(release, db)
+        if sums:
+            stamp.write_text(sums, encoding="utf-8")
     meta = work / "metadata.json"
     meta.write_text(json.dumps(metadata(release), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return db, meta
