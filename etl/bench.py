@@ -49,6 +49,7 @@ from etl.paths import ROOT
 DEFAULT_MIRROR = ROOT.parent / "shared" / "raw-mirror"
 RESULTS_DIR = ROOT / "benchmarks"
 DEFAULT_FACTORS = (1, 10, 100)
+DATA_STAGES = ("read", "resolve", "build", "write")  # build.run's timings_s
 
 # ------------------------------------------------------------------------------- inflation
 #
@@ -99,7 +100,8 @@ def repeat_rows(data: bytes, factor: int) -> Iterator[bytes]:
 
 
 def _column_index(header: bytes, name: str) -> int:
-    names = [c.decode("utf-8", "replace").strip().strip('"').lstrip("\ufeff") for c in header.rstrip(b"\r\n").split(b",")]
+    cells = header.rstrip(b"\r\n").split(b",")
+    names = [c.decode("utf-8", "replace").strip().strip('"').lstrip("\ufeff") for c in cells]
     if name not in names:
         raise ValueError(f"no {name} column in header {names}")
     return names.index(name)
@@ -319,6 +321,7 @@ def cold_and_noop(work: Path, mirror: Path, say) -> dict:
     make = shutil.which("make") or "make"
     cmd = [make, "publish", f"RAW_MIRROR={mirror}", f"PY={wrapper}"]
     env = _clean_env(RAW_MIRROR=str(mirror))
+    env.pop("CITY_COMMITMENTS_CACHE", None)  # cold: the copy builds its own gazetteer cache under its build/
 
     say(f"cold make publish in an isolated copy ({copy}) ...")
     cold = run_measured(cmd, copy, make_log, env)
@@ -401,7 +404,7 @@ def _frictionless_summary(path: Path) -> dict:
         return {"report": "unreadable"}
     by_format: dict = {}
     for task in report.get("tasks", []):
-        fmt = "csv" if task.get("name", "").endswith("-csv") else "parquet"
+        fmt = Path(str(task.get("place", ""))).suffix.lstrip(".") or "other"
         f = by_format.setdefault(fmt, {"tasks": 0, "invalid": 0, "seconds": 0.0, "errors": {}})
         f["tasks"] += 1
         f["invalid"] += not task.get("valid", False)
@@ -446,6 +449,46 @@ def import_times(say, repeats: int = 2) -> dict[str, float | None]:
 
 # ------------------------------------------------------------------------------- scale
 
+def _rss_mb_self() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _where(main_thread_id: int) -> str:
+    """The two outermost etl calls under build.run the main thread is in ("build_places > resolve")."""
+    frame, chain = sys._current_frames().get(main_thread_id), []
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if "/etl/" in path and not path.endswith(("bench.py", "etl/build.py")):
+            chain.append(f"{path.rsplit('/etl/', 1)[1]}:{frame.f_code.co_name}")
+        elif path.endswith("etl/build.py") and frame.f_code.co_name != "run":
+            chain.append(f"build.py:{frame.f_code.co_name}")
+        frame = frame.f_back
+    return " > ".join(reversed(chain[-2:])) if chain else "build.py:run"
+
+
+def _sample_rss(log: Path, main_thread_id: int, stop: threading.Event, t0: float, every_s: float = 0.25) -> None:
+    """Append "seconds, RSS MB, where" lines, so even a killed run says where its memory went."""
+    with open(log, "w") as fh:
+        while not stop.is_set():
+            fh.write(f"{time.perf_counter() - t0:.2f}\t{_rss_mb_self():.1f}\t{_where(main_thread_id)}\n")
+            fh.flush()
+            stop.wait(every_s)
+
+
+def stage_peaks(samples: list[tuple[float, float]], timings: dict[str, float]) -> dict[str, float]:
+    """Largest sampled RSS within each stage's window (stages run one after another from t=0)."""
+    out, start = {}, 0.0
+    for stage in DATA_STAGES:
+        end = start + timings.get(stage, 0.0)
+        inside = [rss for t, rss in samples if start <= t <= end]
+        out[stage] = round(max(inside), 1) if inside else None
+        start = end
+    return out
+
+
 def scale_worker(spec_path: str) -> None:
     """Run in a fresh interpreter: the data stages over the inflated files; write timings as JSON."""
     spec = json.loads(Path(spec_path).read_text())
@@ -453,13 +496,22 @@ def scale_worker(spec_path: str) -> None:
     from etl import build
     imported = time.perf_counter() - t0
     paths = {k: Path(v) for k, v in spec["raw_paths"].items()}
+    stop, rss_log = threading.Event(), Path(spec["rss_log"])
+    start = time.perf_counter()
+    sampler = threading.Thread(target=_sample_rss, args=(rss_log, threading.main_thread().ident, stop, start),
+                               daemon=True)
+    sampler.start()
     if spec.get("profile"):
         profiler = cProfile.Profile()
         report = profiler.runcall(build.run, Path(spec["out_dir"]), raw_paths=paths)
         profiler.dump_stats(spec["profile"])
     else:
         report = build.run(Path(spec["out_dir"]), raw_paths=paths)
+    stop.set()
+    sampler.join()
+    samples = [(float(t), float(r)) for t, r, _ in (ln.split("\t") for ln in rss_log.read_text().splitlines())]
     result = {"import_s": round(imported, 3), "timings_s": report["timings_s"],
+              "stage_peak_rss_mb": stage_peaks(samples, report["timings_s"]),
               "rows_read": {k: v["rows_read"] for k, v in report["sources"].items()},
               "rows_out": report["rows"]}
     Path(spec["result"]).write_text(json.dumps(result))
@@ -474,7 +526,7 @@ def run_scale(factor: int, sources: dict[str, Path], work: Path, say, profile_di
     generate = time.perf_counter() - t0
     input_mb = sum(p.stat().st_size for sid, p in inflated.items() if sid in INFLATION) / 1e6
     spec = {"raw_paths": {k: str(v) for k, v in inflated.items()}, "out_dir": str(fdir / "build"),
-            "result": str(fdir / "result.json"),
+            "result": str(fdir / "result.json"), "rss_log": str(fdir / "rss.tsv"),
             "profile": str(profile_dir / f"scale-{factor}x.prof") if profile_dir else None}
     (fdir / "spec.json").write_text(json.dumps(spec))
     say(f"scale {factor}x: {input_mb:,.0f} MB of fact files (generated in {generate:.1f} s); running the data "
@@ -491,7 +543,10 @@ def run_scale(factor: int, sources: dict[str, Path], work: Path, say, profile_di
         say(f"scale {factor}x: data stages {out['data_stages_s']:.1f} s, wall {measured['wall_s']:.1f} s, "
             f"peak RSS {measured['peak_rss_mb']:.0f} MB")
     elif measured.get("killed_over_rss_mb"):
-        out["error"] = f"killed: RSS passed the {rss_limit_mb:,.0f} MB guard (--max-rss-gb)"
+        last = _tail(fdir / "rss.tsv", 1).split("\t")
+        where = f" at {last[0]} s into the data stages, in {last[2]}" if len(last) == 3 else ""
+        out["error"] = f"killed: RSS passed the {rss_limit_mb:,.0f} MB guard (--max-rss-gb){where}"
+        out["rss_timeline"] = _rss_timeline(fdir / "rss.tsv")
         say(f"scale {factor}x: {out['error']} after {measured['wall_s']:.0f} s")
     else:
         out["error"] = _tail(fdir / "worker.log")
@@ -501,7 +556,15 @@ def run_scale(factor: int, sources: dict[str, Path], work: Path, say, profile_di
     return out
 
 
-DATA_STAGES = ("read", "resolve", "build", "write")
+def _rss_timeline(path: Path) -> list[list]:
+    """Where the memory went in a killed run: the first sample in each etl function, with its RSS."""
+    out, last = [], None
+    for line in path.read_text().splitlines() if path.exists() else []:
+        t, rss, where = line.split("\t")
+        if where != last:
+            out.append([float(t), float(rss), where])
+            last = where
+    return out[-200:]
 
 
 def warm_gazetteer_cache(work: Path, say) -> float | None:
@@ -515,18 +578,34 @@ def warm_gazetteer_cache(work: Path, say) -> float | None:
     return round(time.perf_counter() - t0, 2) if rc == 0 else None
 
 
+def _stage_time(run: dict, stage: str) -> float:
+    if stage == "peak_rss_mb":
+        return run["peak_rss_mb"]
+    return run["data_stages_s"] if stage == "data_stages" else run["timings_s"].get(stage, 0.0)
+
+
 def growth(scale: list[dict]) -> dict:
-    """Per stage: time at each factor relative to the smallest factor, per unit of factor (1.0 = linear)."""
+    """Per stage, how time grows with the factor.
+
+    ``vs_smallest``: time at each factor / time at the smallest, per unit of factor (1.0 = linear;
+    fixed costs make it < 1). ``marginal_s_per_1x``: extra seconds per unit of factor between
+    successive factors; if it rises from one interval to the next, the stage grows faster than
+    linearly. The same for the process's peak RSS (MB instead of seconds).
+    """
     ok = [s for s in scale if s.get("rc") == 0]
     if len(ok) < 2:
         return {}
     base = ok[0]
     out = {}
-    for stage in (*DATA_STAGES, "data_stages"):
-        def t(s):
-            return s["data_stages_s"] if stage == "data_stages" else s["timings_s"].get(stage, 0.0)
-        out[stage] = {str(s["factor"]): round((t(s) / t(base)) / (s["factor"] / base["factor"]), 2) if t(base) else None
-                      for s in ok[1:]}
+    for stage in (*DATA_STAGES, "data_stages", "peak_rss_mb"):
+        t0 = _stage_time(base, stage)
+        out[stage] = {
+            "vs_smallest": {str(s["factor"]): round(_stage_time(s, stage) / t0 / (s["factor"] / base["factor"]), 2)
+                            if t0 else None for s in ok[1:]},
+            "marginal_s_per_1x": {f"{a['factor']}-{b['factor']}": round(
+                (_stage_time(b, stage) - _stage_time(a, stage)) / (b["factor"] - a["factor"]), 3)
+                for a, b in zip(ok, ok[1:])},
+        }
     return out
 
 
@@ -555,7 +634,8 @@ def targets(results: dict) -> list[dict]:
             max(rss_1x) <= 1.5 * GB)
     killed = {s["factor"]: s for s in results.get("scale", []) if s.get("killed_over_rss_mb")}
     if 100 in scale:
-        add("peak RSS at 100x (data stages)", scale[100]["peak_rss_mb"], 4 * GB, "MB", scale[100]["peak_rss_mb"] <= 4 * GB)
+        peak = scale[100]["peak_rss_mb"]
+        add("peak RSS at 100x (data stages)", peak, 4 * GB, "MB", peak <= 4 * GB)
     elif 100 in killed:
         add("peak RSS at 100x (data stages; killed at the guard)", killed[100]["peak_rss_mb"], 4 * GB, "MB", False)
     if 1 in scale and 100 in scale:
@@ -674,16 +754,43 @@ def print_tables(results: dict, console) -> None:
                       *[f"{ts.get(k, 0):.2f}" for k in DATA_STAGES], f"{s['data_stages_s']:.2f}",
                       f"{s['wall_s']:.1f}", f"{s['peak_rss_mb']:.0f}")
         console.print(t)
+        ok = [s for s in scale if not s.get("rc")]
+        if ok:
+            t = Table(title="Scale: peak RSS per stage, MB (sampled every 0.25 s)")
+            for c in ("factor", *DATA_STAGES, "process peak"):
+                t.add_column(c, justify="right")
+            for s in ok:
+                peaks = s.get("stage_peak_rss_mb", {})
+                t.add_row(f"{s['factor']}x", *["?" if peaks.get(k) is None else f"{peaks[k]:.0f}" for k in DATA_STAGES],
+                          f"{s['peak_rss_mb']:.0f}")
+            console.print(t)
+        for s in scale:
+            if s.get("error"):
+                console.print(f"[red]scale {s['factor']}x:[/] {s['error']}", highlight=False)
+            for t_, rss, where in s.get("rss_timeline", [])[-15:]:
+                console.print(f"    {t_:7.1f} s {rss:8.0f} MB  {where}", highlight=False)
         g = results.get("growth")
         if g:
-            t = Table(title="Growth per unit of factor vs the smallest factor (1.00 = linear, > 1 superlinear)")
+            t = Table(title="Growth: time per unit of factor vs the smallest factor (1.00 = linear) and marginal "
+                            "seconds per 1x between factors (rising = superlinear)")
             t.add_column("stage")
-            factors = list(next(iter(g.values())).keys())
-            for f in factors:
-                t.add_column(f"{f}x", justify="right")
+            first = next(iter(g.values()))
+            for f in first["vs_smallest"]:
+                t.add_column(f"{f}x vs {results['scale'][0]['factor']}x", justify="right")
+            for span in first["marginal_s_per_1x"]:
+                t.add_column(f"s per 1x, {span}x", justify="right")
             for stage, by in g.items():
-                t.add_row(stage, *["?" if by[f] is None else f"{by[f]:.2f}" for f in factors])
+                t.add_row(stage + (" (MB)" if stage == "peak_rss_mb" else ""),
+                          *["?" if v is None else f"{v:.2f}" for v in by["vs_smallest"].values()],
+                          *[f"{v:.3f}" for v in by["marginal_s_per_1x"].values()])
             console.print(t)
+            rss = g["peak_rss_mb"]["marginal_s_per_1x"]
+            big = max(s["factor"] for s in scale)
+            last_ok = [s for s in scale if not s.get("rc")][-1]
+            if big > last_ok["factor"] and rss:
+                slope = list(rss.values())[-1]
+                console.print(f"Linear projection of peak RSS to {big}x from the last interval: "
+                              f"{last_ok['peak_rss_mb'] + slope * (big - last_ok['factor']):,.0f} MB", highlight=False)
 
     tg = results.get("targets")
     if tg:
@@ -715,6 +822,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--factors", default=",".join(map(str, DEFAULT_FACTORS)),
                         help="scale factors, comma-separated (default 1,10,100; empty = no scale runs)")
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold and no-op make publish")
+    parser.add_argument("--skip-gate", action="store_true",
+                        help="skip the quality gate vs frictionless comparison (frictionless takes minutes)")
     parser.add_argument("--profile", action="store_true", help="run each scale factor under cProfile "
                         "(slower; profiles kept in .bench/)")
     parser.add_argument("--max-rss-gb", type=float, default=8.0,
@@ -736,7 +845,8 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     results: dict = {"timestamp": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
                      "machine": machine(), "mirror": str(mirror),
-                     "options": {"factors": factors, "skip_cold": args.skip_cold, "profile": args.profile}}
+                     "options": {"factors": factors, "skip_cold": args.skip_cold, "skip_gate": args.skip_gate,
+                                 "profile": args.profile, "max_rss_gb": args.max_rss_gb}}
     work = Path(tempfile.mkdtemp(prefix="city-bench-"))
     profile_dir = ROOT / ".bench" if args.profile else None
     if profile_dir:
@@ -749,7 +859,7 @@ def main(argv: list[str] | None = None) -> int:
             results["cold_publish"], results["noop_publish"] = cn["cold"], cn["noop"]
             results["cold_publish"]["venv_install"] = cn["venv_install"]
             release = Path(cn["release"]) if cn["release"] else None
-            if release:
+            if release and not args.skip_gate:
                 results["gate_vs_frictionless"] = {**gate_vs_frictionless(release, work, say),
                                                    "release_from": "cold publish"}
 
@@ -762,7 +872,8 @@ def main(argv: list[str] | None = None) -> int:
         if factors:
             results["gazetteer_cache_s"] = warm_gazetteer_cache(work, say)
         for f in factors:
-            keep_build = args.skip_cold and release is None and f == factors[0]
+            # No release from the cold run: publish the first factor's build to compare gate and frictionless.
+            keep_build = not args.skip_gate and release is None and f == factors[0]
             s = run_scale(f, sources, work, say, profile_dir, keep_build, args.max_rss_gb * GB)
             scale.append(s)
             if keep_build and s.get("rc") == 0:

@@ -74,7 +74,7 @@ def pandas_dtypes(name: str) -> dict[str, str]:
     out = {}
     for f in fields(name):
         out[f["name"]] = {"string": "category" if is_categorical(f) else "string", "integer": "Int64",
-                          "number": "float64", "boolean": "boolean", "date": "date", "year": "Int64"}[f["type"]]
+                          "number": "float64", "boolean": "bool", "date": "date", "year": "Int64"}[f["type"]]
     return out
 
 
@@ -117,6 +117,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; published files are for everyone to read
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

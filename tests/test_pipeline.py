@@ -41,8 +41,9 @@ def test_release_layout_and_checksums(release):
         for ext in ("parquet", "csv"):
             assert (target / "data" / f"{name}.{ext}").is_file()
     for res in desc["resources"]:
-        f = target / res["path"]
-        assert res["bytes"] == f.stat().st_size and res["hash"] == f"sha256:{sha256(f)}"
+        for entry in (res, res["parquet"]):
+            f = target / entry["path"]
+            assert entry["bytes"] == f.stat().st_size and entry["hash"] == f"sha256:{sha256(f)}"
     sums = dict(reversed(line.split("  ")) for line in (target / SUMS).read_text().splitlines())
     assert sums["datapackage.json"] == sha256(target / "datapackage.json")
     assert (published / "latest").resolve() == target.resolve()
@@ -61,3 +62,12 @@ def test_republishing_identical_content_is_a_noop(release):
     before = {p: p.stat().st_mtime_ns for p in target.rglob("*")}
     assert publish.publish(build_dir, published) == target
     assert before == {p: p.stat().st_mtime_ns for p in target.rglob("*")}
+
+
+def test_frictionless_reports_the_release_valid(release):
+    """What users run: `frictionless validate published/<version>/datapackage.json`."""
+    from frictionless import Package
+    _, _, _, target = release
+    report = Package(str(target / "datapackage.json")).validate()
+    errors = [(task.name, *err) for task in report.tasks for err in task.flatten(["rowNumber", "fieldName", "type", "note"])]
+    assert report.valid, errors[:10]

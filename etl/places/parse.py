@@ -124,7 +124,9 @@ _TYPE_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^(?P<b>.+) (?:prefecture|province|provincia|oblast|governorate|department|"
                 r"departement|voivodeship|region|canton|state|krai|kray)$"), "region"),
     (re.compile(r"^(?:province|provincia|provincie|prefecture|region|regione|departement|department|"
-                r"canton|state) (?:of |di |de |del |du |de la |della )?(?P<b>.+)$"), "region"),
+                r"canton) (?:of |di |de |del |du |de la |della )?(?P<b>.+)$"), "region"),
+    # "State of Mexico", but never "State College" / "State Line": a leading "state" needs "of"
+    (re.compile(r"^state of (?P<b>.+)$"), "region"),
     (re.compile(r"^(?P<b>.+) (?:metropolitan (?:area|region|council|borough)|regional council|"
                 r"council of governments|metro area|urban area)$"), "region"),
 ]

@@ -6,8 +6,10 @@ steps' own functions, then resolved in one ``resolve`` call like the build does:
 * ClimActor: ``pledges.place_mentions`` on the source row (name with its ", XX" suffix; the
   ``state`` column as admin1 hint; ``entity_type`` Region -> place_type "region"). Without the
   raw mirror only the sample's fields exist: no ``state``, no ``entity_type``, no population.
-* twin cities: the reader's side parser (``twin_cities._parse_side``) and the partnerships
-  step's country field ("Region, Country").
+* twin cities: ``partnerships.mentions`` over the real reader's rows; without the mirror, the
+  reader's side parser (``twin_cities._parse_side``), the partnerships step's country field
+  ("Region, Country") and the reader's self-pair rule (the partner is in the row's ``note``):
+  a self-pair never reaches the resolver, so it is never matched.
 * ports: ``trade_flows.classify_ports`` (Schedule D name, or the reviewed override of
   ``etl/vocab/port_cities.csv``; "..XX" codes -> "port_district"), place_type from it. The
   Schedule D code is the first word after "Schedule D code" in the row's ``note``.
@@ -73,17 +75,36 @@ def _climactor(lab: pd.DataFrame, tables: dict) -> pd.DataFrame:
     return place_mentions("climactor_dec2022", rows)
 
 
-def _twins(lab: pd.DataFrame) -> pd.DataFrame:
-    from etl.sources.twin_cities import _parse_side
+_PARTNER = re.compile(r"partner: (?P<city>.+?) / (?P<country>[^;]+)")
 
-    raw = pd.DataFrame({"city1": lab["raw_name"].fillna(""), "country1": lab["country"].fillna("")},
-                       index=lab.index)
+
+def _twins(lab: pd.DataFrame, tables: dict) -> pd.DataFrame:
+    """The partnerships step's mentions. The reader drops self-pairs ("Nienburg" twinned with
+    "Nienburg"): such rows never reach the resolver, so they get no mention here either (no
+    name: unmatched). Without the mirror the partner is read from the row's ``note``."""
+    from etl.sources.twin_cities import _norm, _parse_side
+
+    t = tables.get("twin_cities")
+    if t is not None:
+        from etl.steps.partnerships import mentions
+
+        real = mentions({"twin_cities": t}).set_index(["source_row", "role"])
+        keys = pd.MultiIndex.from_arrays([lab["source_row"].astype("int64"), lab["side"].fillna("city1")])
+        out = real.reindex(keys).reset_index()
+        out["source_id"] = "twin_cities"
+        return out.set_axis(lab.index)
+    raw = pd.DataFrame({"city1": lab["raw_name"].fillna(""), "country1": lab["country"].fillna("")}, index=lab.index)
     side, _, _ = _parse_side(raw, "1")
+    partner = lab["note"].fillna("").str.extract(_PARTNER)
+    other, _, _ = _parse_side(pd.DataFrame({"city1": partner["city"].fillna(""),
+                                            "country1": partner["country"].fillna("")}, index=lab.index), "1")
+    self_pair = ((_norm(side["city1"]) == _norm(other["city1"]))
+                 & (_norm(side["country1"]) == _norm(other["country1"]))).fillna(False)
     country = (side["region1"] + ", " + side["country1"]).fillna(side["country1"])
     return pd.DataFrame({
         "source_id": "twin_cities", "source_row": lab["source_row"], "role": lab["side"].fillna("city1"),
-        "raw_name": lab["raw_name"], "name": side["city1"], "country": country, "admin1": side["region1"],
-        "place_type": "city"})
+        "raw_name": lab["raw_name"], "name": side["city1"].mask(self_pair), "country": country,
+        "admin1": side["region1"], "place_type": "city"})
 
 
 def _ports(lab: pd.DataFrame, tables: dict) -> pd.DataFrame:
@@ -122,15 +143,16 @@ def sample_mentions(labels: pd.DataFrame, mirror: Path | None = None) -> pd.Data
     """The build's mention of every labelled row, on the labels' index (see module docstring).
     With ``mirror`` (the raw mirror folder) ClimActor rows and Schedule D names come from the
     real source files; without it from the sample's own fields."""
-    tables = _mirror_tables(mirror, ["climactor_dec2022", "bts_schedule_d"])
+    tables = _mirror_tables(mirror, ["climactor_dec2022", "bts_schedule_d", "twin_cities"])
     parts = []
-    for sid, fn in (("climactor_dec2022", lambda x: _climactor(x, tables)), ("twin_cities", _twins),
+    for sid, fn in (("climactor_dec2022", lambda x: _climactor(x, tables)), ("twin_cities", lambda x: _twins(x, tables)),
                     ("bts_schedule_d", lambda x: _ports(x, tables)), ("ita_metro_exports", _metros)):
         lab = labels[labels["source_id"] == sid]
         if len(lab):
             parts.append(fn(lab).set_axis(lab.index))
     out = pd.concat(parts).reindex(labels.index)
-    out["overridden"] = out.get("overridden", pd.Series(False, index=out.index)).fillna(False).astype(bool)
+    over = out["overridden"] if "overridden" in out.columns else pd.Series(False, index=out.index)
+    out["overridden"] = over.astype("boolean").fillna(False).astype(bool)
     for c in ("latitude", "longitude"):
         out[c] = pd.to_numeric(out.get(c, pd.Series(np.nan, index=out.index)), errors="coerce").astype(float)
     return out

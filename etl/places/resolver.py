@@ -97,9 +97,10 @@ import pandas as pd
 
 from etl.places import ids as idmod
 from etl.places.admin1 import US_TERRITORIES, admin1_code, us_state_codes
-from etl.places.countries import country_name_index, iso2_to_iso3, iso3_to_iso2, resolve_country_field
-from etl.places.gazetteer import (Gazetteer, designator_key, haversine_km, haversine_scalar, load_gazetteer,
-                                  normalise)
+from etl.places.countries import (country_name_index, iso2_to_iso3, iso3_to_iso2, resolve_country_field,
+                                  territory_names)
+from etl.places.gazetteer import (_SEP, Gazetteer, designator_key, designator_key_many, haversine_km,
+                                  haversine_scalar, load_gazetteer, normalise)
 from etl.places.parse import (QUALIFIER_TYPES, ParsedName, alternatives, clean_text, designator_type, parse_name,
                                strip_district_number)
 
@@ -107,7 +108,7 @@ from etl.places.parse import (QUALIFIER_TYPES, ParsedName, alternatives, clean_t
 RADIUS_KM = 30.0             # mention coordinates vs candidate
 RADIUS_BIG_KM = 60.0         # ... for candidates with population >= BIG_POP
 BIG_POP = 500_000
-PARENT_RADIUS_KM = 50.0      # district vs its parent city
+PARENT_RADIUS_KM = 50.0      # district (or village of a merged municipality) vs its parent city
 DOMINANCE = 10.0             # population factor for the population rule
 CLUSTER_KM = 10.0            # same-name candidates this close together are one place
 COARSE_KM = 90.0             # reach for whole-degree coordinates
@@ -118,6 +119,8 @@ FUZZY_MIN = 92.0             # fuzzy without coordinates
 FUZZY_MARGIN = 2.0
 FUZZY_COORD_MIN = 90.0       # fuzzy among places within FUZZY_COORD_KM
 FUZZY_COORD_KM = 10.0
+TOKEN_MIN = 75.0             # ... and each word of a multi-word name this close (see _tokens_agree)
+FUZZY_SQUASH_MIN = 92.0      # ... or, when the word counts differ, the words run together this close
 FUZZY_LONG = 12              # without coordinates: only names this long ...
 FUZZY_LONG_MIN = 95.0        # ... at this score, or names equal once spaces / hyphens are removed
 FUZZY_MIN_LEN = 5
@@ -171,6 +174,8 @@ class Out:
     id_parent: str | None = None
     prov_type: str = "city"          # the type the provisional id carries
     id_base: str | None = None       # the base name the provisional id carries (designator removed)
+    id_qualifier: str | None = None  # an unread qualifier, kept in the provisional id ("stolberg-rhineland")
+    qkind: str | None = None         # how the qualifier was used: admin1 | parent | ignored | ...
     needs_fuzzy: bool = False
     norm_for_fuzzy: str = ""
     extra: dict = field(default_factory=dict)
@@ -376,7 +381,9 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
     if th in ("region", "pseudo", "non_place", "port_district", "association", "country"):
         o.place_type = o.prov_type = th
         o.base = base
-        o.id_base = designator_type(normalise(base))[1]
+        # regions lose their designator ("Gunma Prefecture" -> gunma); buckets and districts keep
+        # their whole name ("Unknown customs district", "Laredo Customs District n.e.c.")
+        o.id_base = designator_type(normalise(base))[1] if th == "region" else normalise(raw)
         o.method = "not_a_city"
         return o
 
@@ -398,9 +405,11 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
         q_iso = ctx.countries.get(qn)
         if qn in QUALIFIER_TYPES:
             qtype = QUALIFIER_TYPES[qn]
+            o.qkind = "type"
         elif q_iso and (iso3 is None or q_iso == iso3 or code is None):
             # a country: adopt it when the country field is empty, else ignore it
             # ("Breda, Spain" filed under NLD keeps NLD; its coordinates decide)
+            o.qkind = "country"
             if iso3 is None:
                 iso3, cc = q_iso, ctx.i2.get(q_iso)
                 o.iso3 = iso3
@@ -408,16 +417,14 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
             parent_pos = ctx.parent(cc, strip_district_number(q)) if cc else -1
             if parent_pos < 0:
                 unknown_qualifier = True
-        elif p.style == "alt":
-            pass  # handled below: each alternative is tried with the coordinates
         elif p.style == "paren":
             # a parent city first ("Encino (Los Angeles)"); a region when the base is not near the
             # city but is in the region ("Langen (Hessen)"); else a district of the parent
             parent_pos = ctx.parent(cc, q) if cc else -1
             if parent_pos >= 0 and code is not None:
                 pos, rank = ctx.cands(cc, base)
-                pk = ctx.select(pos, rank, lat=g.lat[parent_pos], lon=g.lon[parent_pos], radius=PARENT_RADIUS_KM,
-                                exclude=(parent_pos,))
+                pk = ctx.select(pos, rank, lat=g.lat[parent_pos], lon=g.lon[parent_pos],
+                                radius=PARENT_RADIUS_KM, exclude=(parent_pos,))
                 if pk.status != "resolved":
                     pk = ctx.select(pos, rank, admin1=code, lat=lat, lon=lon, allow_dominance=True)
                     if pk.status == "resolved":
@@ -426,16 +433,25 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
                 if code is not None:
                     hint, soft = code, False
                     o.admin1 = o.id_admin1 = hint
+                    o.qkind = "admin1"
                 else:
                     unknown_qualifier = True
         else:  # comma: a region first ("Coventry, New York"), else a parent city
             if code is not None:
                 hint, soft = code, False
                 o.admin1 = o.id_admin1 = hint
+                o.qkind = "admin1"
             elif cc:
                 parent_pos = ctx.parent(cc, q)
                 if parent_pos < 0:
                     unknown_qualifier = True
+        if parent_pos >= 0:
+            o.qkind = "parent"
+        if unknown_qualifier:
+            # neither a region, a city, a country nor a type word ("Stolberg (Rhineland)"): it
+            # still tells namesakes apart, so the provisional id keeps it
+            o.qkind = "ignored"
+            o.id_qualifier = q
     o.base = base
 
     if cc is None:
@@ -470,8 +486,8 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
         names = [base] if ptype == "city" else [bstripped, base]
         for nm in names:
             pos, rank = ctx.cands(cc, nm)
-            pk = ctx.select(pos, rank, lat=g.lat[parent_pos], lon=g.lon[parent_pos], radius=PARENT_RADIUS_KM,
-                            exclude=(parent_pos,))
+            pk = ctx.select(pos, rank, lat=g.lat[parent_pos], lon=g.lon[parent_pos],
+                            radius=PARENT_RADIUS_KM, exclude=(parent_pos,))
             if pk.status == "resolved":
                 pk.method = "qualifier_parent"
                 o.place_type = "district"
@@ -565,6 +581,43 @@ _NOT_JUNK = {"new", "old", "nea", "neo", "nou", "nov", "san", "sta", "sto", "sur
              "nord", "big", "up", "low", "mid", "bad", "alt", "ober", "gro", "kl", "gr", "nad", "pod"}
 
 
+# leading articles (Galician, Portuguese, Spanish, Catalan, Italian, French, Occitan): "A Cañiza" and
+# "La Cañiza", "O Porriño" and "Porriño", "L'Hospitalet" (normalised "lhospitalet": not split)
+_ARTICLES = frozenset({"a", "o", "as", "os", "la", "el", "las", "los", "els", "les", "il", "lo", "le", "li", "gli",
+                       "l"})
+
+
+def _strip_article(norm: str) -> str:
+    """``norm`` without a leading article token (the same object when there is none)."""
+    head, sep, rest = norm.partition(" ")
+    return rest if sep and rest and head in _ARTICLES else norm
+
+
+# short linking words that spellings of one name add or drop ("Campos de/dos Goytacazes",
+# "Cavenago (di) Brianza", "Sant'Ilario sullo/dello Ionio", "Bollullos (Par) del Condado")
+_LINK_WORDS = frozenset({"a", "al", "alla", "am", "an", "d", "da", "das", "de", "del", "della", "dello", "dels",
+                         "der", "des", "di", "do", "dos", "du", "e", "el", "en", "i", "im", "in", "la", "las",
+                         "le", "les", "lo", "los", "o", "os", "par", "sul", "sulla", "sullo", "sur", "y"})
+
+
+def _tokens_agree(a: str, b: str) -> bool:
+    """A spelling variant, not another name sharing words: equal once spaces are removed
+    ("kleinmachnow" / "klein machnow"); else, linking words aside, as many words, each equal,
+    close (ratio >= TOKEN_MIN) or an initial ("mercato s severino" / "mercato san severino");
+    else the words run together are close (>= FUZZY_SQUASH_MIN). "pacs del penedes" is not
+    "pla del penedes"."""
+    if a.replace(" ", "") == b.replace(" ", ""):
+        return True
+    from rapidfuzz import fuzz
+
+    ta = [t for t in a.split() if t not in _LINK_WORDS] or a.split()
+    tb = [t for t in b.split() if t not in _LINK_WORDS] or b.split()
+    if len(ta) == len(tb):
+        return all(x == y or (len(x) == 1 or len(y) == 1) and x[0] == y[0] or fuzz.ratio(x, y) >= TOKEN_MIN
+                   for x, y in zip(ta, tb))
+    return fuzz.ratio("".join(ta), "".join(tb)) >= FUZZY_SQUASH_MIN
+
+
 def _junk_variant(mention: str, form: str) -> bool:
     """True when ``mention`` is ``form`` plus short code tokens ("mioveni ag", "granze pd") or a
     token of ``form`` with an adjectival ending of at most 3 letters ("perechynska")."""
@@ -605,20 +658,27 @@ def _fuzzy(ctx: _Ctx, outs: list[Out], lats: np.ndarray, lons: np.ndarray) -> No
             pos, d = pos[m], d[m]
         if not len(pos):
             continue
+        q = o.norm_for_fuzzy
+        qa = _strip_article(q)
+        # a spelling variant keeps its first letter ("Kropia"/"Koropí"); "Corvara"/"Corbara" are two
+        # villages. Leading articles are compared without ("A Cañiza" / "La Cañiza" -> "caniza").
+        pforms = [(g.key2[p_], g.norm[p_]) + g.alternates(p_) for p_ in pos.tolist()]
         forms, owner = [], []
-        for k, p_ in enumerate(pos.tolist()):
-            fs = (g.key2[p_], g.norm[p_]) + g.alt_names[p_]
-            forms.extend(fs)
-            owner.extend([k] * len(fs))
-        owner = np.asarray(owner)
-        q = [o.norm_for_fuzzy]
-        sc = process.cdist(q, forms, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
-        # a spelling variant keeps its first letter ("Kropia"/"Koropí"); "Corvara"/"Corbara" are two villages
-        first = o.norm_for_fuzzy[:1]
-        sc[[k_ for k_, f in enumerate(forms) if f[:1] != first]] = 0
-        best_per = np.zeros(len(pos), dtype=np.float32)
-        np.maximum.at(best_per, owner, sc)
-        top = best_per.max()
+        for k, fs in enumerate(pforms):
+            for f in fs:
+                if f[:1] == q[:1]:
+                    forms.append((q, f))
+                    owner.append(k)
+                fa = _strip_article(f)
+                if (fa is not f or qa is not q) and fa[:1] == qa[:1]:
+                    forms.append((qa, fa))
+                    owner.append(k)
+        top = 0.0
+        if forms:
+            scores = np.array([fuzz.ratio(a, b) if _tokens_agree(a, b) else 0.0 for a, b in forms], dtype=np.float32)
+            best_per = np.zeros(len(pos), dtype=np.float32)
+            np.maximum.at(best_per, np.asarray(owner), scores)
+            top = float(best_per.max())
         if top >= FUZZY_COORD_MIN:
             k = int(np.flatnonzero(best_per == top)[0])  # pos is sorted by distance: nearest first
             _fill(o, g, Pick("resolved", int(pos[k]), "fuzzy_coords", round(float(top), 1), float(d[k])), base=o.base)
@@ -626,8 +686,7 @@ def _fuzzy(ctx: _Ctx, outs: list[Out], lats: np.ndarray, lons: np.ndarray) -> No
         # coordinates only: the nearest place within NEAREST_KM whose name is the mention's name
         # plus codes or an adjective ending ("Mioveni AG", "Prylisne AC", "Perechynska")
         for k in np.flatnonzero(d <= NEAREST_KM).tolist():
-            fs = [f for f, w in zip(forms, owner) if w == k]
-            if any(_junk_variant(o.norm_for_fuzzy, f) for f in fs):
+            if any(_junk_variant(q, f) for f in pforms[k]):
                 _fill(o, g, Pick("resolved", int(pos[k]), "coordinates", 80.0, float(d[k])), base=o.base)
                 break
 
@@ -675,71 +734,86 @@ def _fast(ctx: _Ctx, names: list, iso3_l: list, a1_l: list, cad_l: list, creg_l:
     """The common case without the per-mention machinery: a plain name (no qualifier, no
     designator) whose normalised form is the primary name of exactly one place in the country
     (in the hinted admin1; within reach of the coordinates). Gives exactly what ``_resolve_one``
-    gives for such mentions (tested); every other mention returns None and takes the full path."""
-    from etl.places.gazetteer import normalise_many
+    gives for such mentions (tested); every other mention returns None and takes the full path.
+    Vectorised: names are normalised and looked up in one go; only the admin1 hints (per distinct
+    hint) and the candidate counts of hinted mentions are computed per item."""
+    import pyarrow.compute as pc
+
+    from etl.places.gazetteer import normalise_arrow
     from etl.places.parse import _ANY_DESIGNATOR
 
     g = ctx.g
-    out: list = [None] * len(names)
-    idx = [i for i, (nm, ty, i3) in enumerate(zip(names, types, iso3_l))
-           if nm and i3 and (ty or None) in _FAST_TYPES and not _NOT_SIMPLE.search(nm)]
-    if not idx:
+    n = len(names)
+    out: list = [None] * n
+    nm = pd.Series(names, dtype=object)
+    ty = pd.Series(types, dtype=object).fillna("")
+    i2 = pd.Series(iso3_l, dtype=object).map(ctx.i2)
+    nm_s = nm.fillna("")
+    elig = nm_s.ne("") & i2.notna() & ty.isin([t or "" for t in _FAST_TYPES])
+    elig &= ~nm_s.str.contains(_NOT_SIMPLE)
+    idx = np.flatnonzero(elig.to_numpy())
+    if not len(idx):
         return out
-    norms = normalise_many([names[i] for i in idx])
-    km, a1c = g.key_map, {}
-    for i, n_ in zip(idx, norms.tolist()):
-        if not n_ or _ANY_DESIGNATOR.search(n_):
-            continue
-        cc = ctx.i2.get(iso3_l[i])
-        if not cc:
-            continue
-        a1 = a1_l[i] or None
-        key = (cc, a1)
-        if key not in a1c:
-            a1c[key] = admin1_code(cc, a1) if a1 else None
-        hint = a1c[key]
-        soft = hint is not None
-        if hint is None and isinstance(cad_l[i], str):
-            hint = cad_l[i]
-        if hint is None and isinstance(creg_l[i], str):
-            key = (cc, creg_l[i])
-            if key not in a1c:
-                a1c[key] = admin1_code(cc, creg_l[i])
-            hint = a1c[key]
-        if cc == "US" and hint in US_TERRITORIES:
-            continue
-        k = km.get(f"{cc}\x1f{n_}", -1)
-        if k < 0:
-            continue
-        pos, rank = g.pos[g.starts[k]:g.ends[k]], g.rank[g.starts[k]:g.ends[k]]
-        r0 = pos[rank == 0]
-        if len(r0) != 1:
-            continue
-        p_ = int(r0[0])
-        if hint and g.admin1[p_] != hint:
-            continue
-        la, lo = lats[i], lons[i]
-        dist = float("nan")
-        method = "exact_primary" + ("_admin1" if hint else "")
-        if not (math.isnan(la) or math.isnan(lo)):
-            dist = haversine_scalar(la, lo, float(g.lat[p_]), float(g.lon[p_]))
-            reach = RADIUS_BIG_KM if g.pop[p_] >= BIG_POP else RADIUS_KM
-            if float(la).is_integer() and float(lo).is_integer():
-                reach = max(reach, COARSE_KM)
-            if dist > reach:
-                continue
-            method += "_coords"
-        k2 = km.get(f"{cc}\x1f{designator_key(n_)}", -1)
-        cpos, _ = g.candidates(k, k2)
-        if hint:
-            cpos = cpos[g.admin1[cpos] == hint]
-        ty = types[i] or None
-        o = Out(status="resolved", pos=p_, method=method, score=TIER_SCORE[0], iso3=iso3_l[i],
-                admin1=g.admin1[p_] or hint, qualifier=None, base=names[i], place_type="city", distance=dist,
-                n=len(cpos), cands=cpos,
-                id_admin1=hint if (not soft or math.isnan(la) or math.isnan(lo)) else None, prov_type=ty if ty in ("port", "metro") else "city",
-                id_base=n_)
-        out[i] = o
+    norm_a = normalise_arrow([names[i] for i in idx])
+    ok = pc.and_(pc.not_equal(norm_a, ""),
+                 pc.invert(pc.match_substring_regex(norm_a, _ANY_DESIGNATOR.pattern))).to_numpy(zero_copy_only=False)
+    idx, norms = idx[ok], norm_a.to_numpy(zero_copy_only=False).astype(object)[ok]
+    cc = i2.to_numpy(dtype=object)[idx]
+    # admin1 hint: the admin1 column (soft: coordinates may overrule it), else the country field's
+    hint = np.empty(len(idx), dtype=object)
+    soft = np.zeros(len(idx), dtype=bool)
+    cache: dict = {}
+    for j, i in enumerate(idx.tolist()):
+        key = (cc[j], a1_l[i] or None, cad_l[i] if isinstance(cad_l[i], str) else None,
+               creg_l[i] if isinstance(creg_l[i], str) else None)
+        if key not in cache:
+            c_, a1, cad, creg = key
+            h = admin1_code(c_, a1) if a1 else None
+            sft = h is not None
+            if h is None and cad:
+                h = cad
+            if h is None and creg:
+                h = admin1_code(c_, creg)
+            cache[key] = (h, sft)
+        hint[j], soft[j] = cache[key]
+    has_hint = pd.notna(hint) & (hint != "")
+    terr = (cc == "US") & np.isin(hint, list(US_TERRITORIES))
+    km = g.key_map
+    k = np.fromiter((km.get(x, -1) for x in (cc + _SEP + norms).tolist()), dtype=np.int64, count=len(idx))
+    p_ = np.where(k >= 0, g.unique_primary[np.maximum(k, 0)], -1)
+    keep = (p_ >= 0) & ~terr
+    keep &= ~has_hint | (g.admin1[np.maximum(p_, 0)] == hint)
+    la, lo = lats[idx], lons[idx]
+    xy = ~(np.isnan(la) | np.isnan(lo))
+    pp = np.maximum(p_, 0)
+    dist = np.where(xy, haversine_km(np.where(xy, la, 0), np.where(xy, lo, 0), g.lat[pp], g.lon[pp]), np.nan)
+    reach = np.where(g.pop[pp] >= BIG_POP, RADIUS_BIG_KM, RADIUS_KM)
+    coarse = xy & (np.mod(np.where(xy, la, 0.5), 1) == 0) & (np.mod(np.where(xy, lo, 0.5), 1) == 0)
+    reach = np.where(coarse, np.maximum(reach, COARSE_KM), reach)
+    keep &= ~xy | (dist <= reach)
+    sel = np.flatnonzero(keep)
+    if not len(sel):
+        return out
+    k2 = [km.get(x, -1) for x in (cc[sel] + _SEP + designator_key_many(norms[sel])).tolist()]
+    ksel = k[sel]
+    for j, kk, kk2 in zip(sel.tolist(), ksel.tolist(), k2):
+        i = int(idx[j])
+        h = hint[j] if has_hint[j] else None
+        if kk2 >= 0 and kk2 != kk:
+            cpos, _ = g.candidates(kk, kk2)
+            ncand = int(np.count_nonzero(g.admin1[cpos] == h)) if h else len(cpos)
+        elif h:
+            ncand = int(np.count_nonzero(g.admin1[g.pos[g.starts[kk]:g.ends[kk]]] == h))
+        else:
+            ncand = int(g.ends[kk] - g.starts[kk])
+        pos_ = int(p_[j])
+        t_ = types[i] or None
+        method = "exact_primary" + ("_admin1" if h else "") + ("_coords" if xy[j] else "")
+        out[i] = Out(status="resolved", pos=pos_, method=method, score=TIER_SCORE[0], iso3=iso3_l[i],
+                     admin1=g.admin1[pos_] or h, qualifier=None, base=names[i], place_type="city",
+                     distance=float(dist[j]), n=ncand, cands=(),
+                     id_admin1=h if (not soft[j] or not xy[j]) else None,
+                     prov_type=t_ if t_ in ("port", "metro") else "city", id_base=norms[j])
     return out
 
 
@@ -770,6 +844,15 @@ def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer
 
     cinfo = resolve_country_field([c for c in dk["country"].unique() if c], country_dict_path)
     iso3 = dk["country"].map(cinfo["iso3"]).astype(object).where(lambda s: s.notna(), None)
+    # an admin1 hint naming a territory GeoNames files as a country ("Réunion" beside "France"):
+    # the territory is the country, and the hint is spent
+    a1_distinct = pd.Series(dk["admin1"].unique())
+    terr = dict(zip(a1_distinct, a1_distinct.map(lambda a: territory_names().get(normalise(a)) if a else None)))
+    t_iso = dk["admin1"].map(terr)
+    is_terr = t_iso.notna() & t_iso.ne(iso3)
+    if is_terr.any():
+        iso3 = iso3.where(~is_terr, t_iso)
+        dk.loc[is_terr, "admin1"] = ""
     c_admin1 = dk["country"].map(cinfo["admin1_hint"]).astype(object)
     c_region = dk["country"].map(cinfo["region_hint"]).astype(object)
     lats = dk["lat"].to_numpy(dtype=float)
@@ -794,6 +877,7 @@ def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer
             None if math.isnan(pops[i]) or pops[i] <= 0 else float(pops[i])))
     t1 = time.perf_counter()
     _fuzzy(ctx, outs, lats, lons)
+    _qualifier_conflicts(outs)
     t2 = time.perf_counter()
 
     res = _to_frame(ctx, outs, dk)
@@ -801,6 +885,32 @@ def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer
     out.attrs["timing"] = {"distinct": len(dk), "fast_path": n_fast, "mentions": n, "rules_s": round(t1 - t0, 3),
                            "fuzzy_s": round(t2 - t1, 3), "total_s": round(time.perf_counter() - t0, 3)}
     return out
+
+
+def _qualifier_conflicts(outs: list[Out]) -> None:
+    """Namesakes told apart only by a qualifier must not collapse into one place. When mentions
+    with different qualifiers reach the same GeoNames place ("Behringen (Stadtilm)", read as the
+    Behringen near Stadtilm, and "Behringen (Hörselberg-Hainich)", whose qualifier the resolver
+    could not read and ignored), those that ignored their qualifier become ambiguous
+    ("qualifier_conflict"): the gazetteer holds one of the namesakes, and it is not theirs.
+    A match its mention's coordinates confirmed is kept."""
+    by_pos: dict[int, list[int]] = {}
+    for i, o in enumerate(outs):
+        if o.qkind == "ignored" and "_coords" in o.method:
+            continue  # the mention's own coordinates confirmed the place
+        if o.status == "resolved" and o.qualifier and o.qkind in ("ignored", "parent", "admin1"):
+            by_pos.setdefault(o.pos, []).append(i)
+    for pos, idx in by_pos.items():
+        if len(idx) < 2 or not any(outs[i].qkind == "ignored" for i in idx):
+            continue
+        if len({designator_type(normalise(outs[i].qualifier))[1] for i in idx}) < 2:
+            continue
+        for i in idx:
+            o = outs[i]
+            if o.qkind == "ignored":
+                o.status, o.method, o.pos, o.n, o.cands = "ambiguous", "ambiguous", -1, 1, np.array([pos])
+                o.place_type, o.distance = "city", float("nan")
+                o.extra["reason"] = "qualifier_conflict"
 
 
 def _cand_str(g: Gazetteer, pos) -> str | None:
@@ -833,8 +943,10 @@ def _to_frame(ctx: _Ctx, outs: list[Out], dk: pd.DataFrame) -> pd.DataFrame:
                 if attr == "place_type" and not o.extra.get("reason"):
                     o.extra["reason"] = v
                 setattr(o, attr, OUTPUT_TYPE[v])
-    tuples = [idmod.id_tuple(o.iso3, o.id_base or o.base, o.id_admin1, o.id_parent, o.prov_type) for o in outs]
-    prov = pd.Series([idmod.provisional_id(o.iso3, o.id_base or o.base, o.id_admin1, o.id_parent, o.prov_type) for o in outs])
+    id_names = [(o.id_base or o.base) + (f" {o.id_qualifier}" if o.id_qualifier else "") for o in outs]
+    tuples = [idmod.id_tuple(o.iso3, nm, o.id_admin1, o.id_parent, o.prov_type) for o, nm in zip(outs, id_names)]
+    prov = pd.Series([idmod.provisional_id(o.iso3, nm, o.id_admin1, o.id_parent, o.prov_type)
+                      for o, nm in zip(outs, id_names)])
     res = pd.DataFrame({
         "status": pd.array([o.status for o in outs], dtype="string"),
         "geonames_id": gid,

@@ -85,7 +85,11 @@ def check_build(build_dir: Path = BUILD, *, suites_dir: Path = VALIDATIONS, desc
                                    severity="warning", message="build_report.json is missing: bounds relative "
                                    "to the raw files cannot be checked"))
     frames = {n: expectations.frame_for_gx(tb.arrow) for n, tb in tables.items() if tb.arrow is not None}
-    suites = expectations.load_suites(suites_dir, names)
+    try:
+        suites = expectations.load_suites(suites_dir, names)
+    except (expectations.SuiteError, ValueError) as exc:   # ValueError: a file that is not JSON
+        suites = {}
+        results.append(CheckResult("expectations", None, "suites", str(suites_dir), ok=False, message=str(exc)))
     pks = {r["name"]: tableschema.primary_key(r) for r in descriptor["resources"]}
     results += expectations.run_suites(frames, build_report, suites, pks)
     timings["expectations"] = time.perf_counter() - t
@@ -106,7 +110,8 @@ def check_release(stage_dir: Path, *, console: Console | None = None) -> GateRes
     stage_dir = Path(stage_dir)
     t0 = time.perf_counter()
     descriptor_path = stage_dir / "datapackage.json"
-    descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
+    from etl.publish import file_twins
+    descriptor = file_twins(json.loads(descriptor_path.read_text(encoding="utf-8")))
     results = tableschema.check_descriptor(descriptor_path)
     tables = {}
     if results[0].ok:

@@ -85,7 +85,8 @@ def _sqlite_columns(table: pa.Table) -> list[list]:
 
 def table_resources(descriptor: dict) -> list[dict]:
     """The Parquet twin of each table (a release lists each table as Parquet and CSV)."""
-    return [r for r in descriptor["resources"] if r.get("format") == "parquet" and "schema" in r]
+    from etl.publish import file_twins
+    return [r for r in file_twins(descriptor)["resources"] if r.get("format") == "parquet" and "schema" in r]
 
 
 def build_database(release: Path, db_path: Path) -> Path:

@@ -129,57 +129,96 @@ def build_places(mentions: pd.DataFrame, country_dict_path: str | Path | None = 
     return PlacesResult(mention_city_ids=mc, cities=cities, crosswalk=crosswalk, redirects=redirects, report=report)
 
 
-# ---- cities -----------------------------------------------------------------------------------
-def _first(frame: pd.DataFrame, col: str) -> pd.Series:
-    """First non-null ``col`` per city_id, in the frame's order."""
-    return frame.groupby("city_id", sort=True)[col].first()
+# ---- cities ---------------------------------------------------------------------------------------
+def _obj(series: pd.Series) -> np.ndarray:
+    """A column as a numpy object array with None for missing (fast to hash and compare)."""
+    return series.astype(object).where(series.notna(), None).to_numpy(dtype=object)
+
+
+class _Groups:
+    """Rows grouped by one integer code per row (``codes``, 0..k-1): the group-wise "first
+    non-null value in a given row order" without pandas groupby on string columns (which
+    re-hashes and re-sorts the strings on every call and dominated this step's time)."""
+
+    def __init__(self, codes: np.ndarray, k: int):
+        self.codes, self.k = codes, k
+
+    def first(self, values: np.ndarray, valid: np.ndarray, order: np.ndarray | None = None, fill=None) -> np.ndarray:
+        rows = np.flatnonzero(valid) if order is None else order[valid[order]]
+        grp, at = np.unique(self.codes[rows], return_index=True)
+        out = np.full(self.k, fill, dtype=values.dtype if values.dtype != object else object)
+        out[grp] = values[rows[at]]
+        return out
 
 
 def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     """One row per city_id, vectorised (the frame is sorted by source_id, source_row)."""
     i3 = iso2_to_iso3()
-    grp = full.groupby("city_id", sort=True)
-    out = pd.DataFrame({"n_mentions": grp.size()})
-    out["geonames_id"] = _first(full, "geonames_id")
-    out["parent"] = _first(full, "parent_geonames_id")
-    ranked = full.sort_values(["city_id", "score", "method"], ascending=[True, False, True], kind="stable")
-    best = ranked.groupby("city_id", sort=True).first()
-    out["resolution_method"] = best["method"]
-    out["src_name"] = best["base_name"].where(best["base_name"].notna() & best["base_name"].ne(""), best["name"])
-    out["src_lat"] = _first(full, "latitude")
-    out["src_lon"] = _first(full, "longitude")
-    out["src_iso3"] = _first(full, "country_iso3")
-    out["src_admin1"] = _first(full, "r_admin1")
-    out["src_type"] = _first(full, "r_place_type")
-    out["area_km2"] = _first(full, "area_km2")
+    cid, cities = pd.factorize(_obj(full["city_id"]), sort=True)
+    G = _Groups(cid, len(cities))
+    gid = full["geonames_id"].astype("Int64")
+    gid_f = gid.astype(float).to_numpy(dtype=float, na_value=np.nan)
+    par_f = full["parent_geonames_id"].astype("Int64").astype(float).to_numpy(dtype=float, na_value=np.nan)
+    lat = full["latitude"].to_numpy(dtype=float, na_value=np.nan)
+    lon = full["longitude"].to_numpy(dtype=float, na_value=np.nan)
+    area = full["area_km2"].to_numpy(dtype=float, na_value=np.nan)
+    method, base_name, name = _obj(full["method"]), _obj(full["base_name"]), _obj(full["name"])
+    iso3, r_admin1, r_type = _obj(full["country_iso3"]), _obj(full["r_admin1"]), _obj(full["r_place_type"])
+    notna = lambda a: ~pd.isna(a)
+    out = pd.DataFrame({"city_id": cities.astype(object)})
+    out["geonames_id"] = G.first(gid_f, notna(gid_f), fill=np.nan)
+    out["parent"] = G.first(par_f, notna(par_f), fill=np.nan)
+    # the best-scored mention (ties: method name) names the resolution method and the source name
+    score = full["score"].to_numpy(dtype=float, na_value=np.nan)
+    m_code = pd.factorize(method, sort=True)[0]
+    ranked = np.lexsort((m_code, np.where(np.isnan(score), np.inf, -score), cid))
+    out["resolution_method"] = G.first(method, notna(method), ranked)
+    best_base = G.first(base_name, notna(base_name), ranked)
+    best_name = G.first(name, notna(name), ranked)
+    use_base = notna(best_base) & (best_base != "")
+    out["src_name"] = np.where(use_base, best_base, best_name)
+    out["src_lat"] = G.first(lat, notna(lat), fill=np.nan)
+    out["src_lon"] = G.first(lon, notna(lon), fill=np.nan)
+    out["src_iso3"] = G.first(iso3, notna(iso3))
+    out["src_admin1"] = G.first(r_admin1, notna(r_admin1))
+    out["src_type"] = G.first(r_type, notna(r_type))
+    out["area_km2"] = G.first(area, notna(area), fill=np.nan)
 
     # population: a dated source value (latest year, then source_id) > GeoNames > an undated source value.
     # Implausible source values are not used: a year outside YEAR_RANGE makes the value undated;
     # for a GeoNames place, a value more than POP_FACTOR times off GeoNames' figure is not used;
     # a "city" of more than MAX_CITY_POP inhabitants is a region's figure and is not used.
     gpop = g.places.set_index("geonames_id")["population"]
-    gn_of = full["geonames_id"].astype("Int64").map(gpop).astype(float)
-    ratio = full["population"].astype(float) / gn_of.where(gn_of > 0)
-    plausible = ratio.isna() | ratio.between(1 / POP_FACTOR, POP_FACTOR)
-    city_like = ~full["r_place_type"].isin(["region", "county"])
-    plausible &= ~(city_like & (full["population"].astype(float) > MAX_CITY_POP))
-    pos = full[full["population"].notna() & (full["population"] > 0) & plausible.fillna(True)].copy()
-    yr = pos["population_year"]
-    pos["population_year"] = yr.where(yr.between(*YEAR_RANGE))
-    dated = pos[pos["population_year"].notna()].sort_values(
-        ["city_id", "population_year", "source_id"], ascending=[True, False, True], kind="stable")
-    d1 = dated.groupby("city_id", sort=True)[["population", "population_year", "source_id"]].first()
-    u1 = pos.groupby("city_id", sort=True)[["population", "source_id"]].first()
+    gn_of = gid.map(gpop).astype(float).to_numpy(dtype=float, na_value=np.nan)
+    mpop = full["population"].astype(float).to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = mpop / np.where(gn_of > 0, gn_of, np.nan)
+    plausible = np.isnan(ratio) | ((ratio >= 1 / POP_FACTOR) & (ratio <= POP_FACTOR))
+    city_like = ~np.isin(r_type, ["region", "county"])
+    plausible &= ~(city_like & (mpop > MAX_CITY_POP))
+    usable = ~np.isnan(mpop) & (mpop > 0) & plausible
+    year = full["population_year"].astype(float).to_numpy(dtype=float, na_value=np.nan)
+    year = np.where((year >= YEAR_RANGE[0]) & (year <= YEAR_RANGE[1]), year, np.nan)
+    src = _obj(full["source_id"])
+    s_code = pd.factorize(src, sort=True)[0]
+    dated_order = np.lexsort((s_code, np.where(np.isnan(year), np.inf, -year), cid))
+    dated = usable & ~np.isnan(year)
+    d_pop = G.first(mpop, dated, dated_order, fill=np.nan)
+    d_year = G.first(year, dated, dated_order, fill=np.nan)
+    d_src = G.first(src, dated, dated_order)
+    u_pop = G.first(mpop, usable, fill=np.nan)
+    u_src = G.first(src, usable)
 
     gp = g.places.set_index("geonames_id")[["name", "country", "admin1", "latitude", "longitude", "population"]]
-    out = out.reset_index()
     # parent cities of districts that no source names alone
     parent_ids = out["parent"].dropna().astype("int64")
     extra = sorted({f"gn{p}" for p in parent_ids} - set(out["city_id"]))
+    pop_cols = pd.DataFrame({"d_pop": d_pop, "d_year": d_year, "d_src": d_src, "u_pop": u_pop, "u_src": u_src})
     if extra:
-        add = pd.DataFrame({"city_id": extra, "n_mentions": 0, "geonames_id": [int(x[2:]) for x in extra],
+        add = pd.DataFrame({"city_id": extra, "geonames_id": [float(x[2:]) for x in extra],
                             "resolution_method": "parent"})
         out = pd.concat([out, add], ignore_index=True)
+        pop_cols = pop_cols.reindex(range(len(out)))
     gidx = out["geonames_id"].astype("Int64")
     gn = gp.reindex(gidx.fillna(-1).astype("int64").to_numpy())
     is_gn = gidx.notna().to_numpy()
@@ -195,19 +234,17 @@ def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     out["place_type"] = np.where(is_gn, np.where(out["part_of_city_id"].notna(), "district", "city"),
                                  out["src_type"].fillna("city").to_numpy(dtype=object))
 
-    d1 = d1.reindex(out["city_id"])
-    u1 = u1.reindex(out["city_id"])
     gnpop = pd.Series(gn["population"].to_numpy(), index=out.index).where(lambda x: x > 0)
-    has_d = d1["population"].notna().to_numpy()
+    has_d = pop_cols["d_pop"].notna().to_numpy()
     has_g = is_gn & gnpop.notna().to_numpy()
-    has_u = u1["population"].notna().to_numpy()
+    has_u = pop_cols["u_pop"].notna().to_numpy()
     out["population"] = np.select([has_d, has_g, has_u],
-                                  [d1["population"].to_numpy(dtype=float), gnpop.to_numpy(dtype=float),
-                                   u1["population"].to_numpy(dtype=float)], np.nan)
-    out["population_year"] = np.where(has_d, d1["population_year"].to_numpy(dtype=float), np.nan)
+                                  [pop_cols["d_pop"].to_numpy(dtype=float), gnpop.to_numpy(dtype=float),
+                                   pop_cols["u_pop"].to_numpy(dtype=float)], np.nan)
+    out["population_year"] = np.where(has_d, pop_cols["d_year"].to_numpy(dtype=float), np.nan)
     out["population_source"] = np.select([has_d, has_g, has_u],
-                                         [d1["source_id"].to_numpy(dtype=object), "geonames",
-                                          u1["source_id"].to_numpy(dtype=object)], None)
+                                         [pop_cols["d_src"].to_numpy(dtype=object), "geonames",
+                                          pop_cols["u_src"].to_numpy(dtype=object)], None)
     empty = pd.Series(out["name"]).isna() | pd.Series(out["name"]).eq("")
     out.loc[empty, "name"] = out.loc[empty, "city_id"]  # name is required; never happens with real sources
     out = out[CITY_COLUMNS].sort_values("city_id", ignore_index=True)
@@ -226,38 +263,71 @@ def _crosswalk(full: pd.DataFrame) -> pd.DataFrame:
     ``country`` is the country as the source gave it ("" when it gave none). A source spelling
     that the same source uses for two different places (two pledgers "San Juan" told apart by
     their coordinates) gets its distinguishing context appended, "San Juan [37.12,-3.56]", so
-    the key stays unique and every row names exactly one place."""
-    country = full["country"].fillna("").astype("string")
-    base = pd.DataFrame({"source_id": full["source_id"], "country": country, "city_id": full["city_id"],
-                         "status": full["status"], "method": full["method"], "score": full["score"]})
-    spelling = full["raw_name"].fillna(full["name"]).fillna("").astype("string")
+    the key stays unique and every row names exactly one place.
+
+    Grouping works on integer codes (``pd.factorize(sort=True)`` keeps the strings' order)."""
+    n = len(full)
+    sid, country, city = _obj(full["source_id"]), _obj(full["country"].fillna("")), _obj(full["city_id"])
+    status, method = _obj(full["status"]), _obj(full["method"])
+    score = full["score"].to_numpy(dtype=float, na_value=np.nan)
+    raw, name = _obj(full["raw_name"]), _obj(full["name"])
+    spelling = np.where(pd.isna(raw), np.where(pd.isna(name), "", name), raw).astype(object)
     # spellings one source uses for several places: add admin1 / coordinates as context
-    n_ids = full.assign(_s=spelling, _c=country).groupby(["source_id", "_s", "_c"], dropna=False)["city_id"].transform("nunique")
-    ctx = full["admin1"].fillna("").astype("string")
-    xy = (full["latitude"].round(2).astype("string") + "," + full["longitude"].round(2).astype("string")).fillna("")
-    context = (ctx + pd.Series(np.where(ctx.ne("") & xy.ne(""), "; ", ""), index=full.index) + xy)
-    spelling = spelling.where(n_ids.le(1) | context.eq(""), spelling + " [" + context + "]")
-    parts = [
-        base.assign(id_type="source_spelling", identifier=spelling),
-        base.assign(id_type=full["code_type"], identifier=full["code"])[full["code"].notna() & full["code_type"].notna()],
-        base.assign(id_type="geonames_id", identifier=full["geonames_id"].astype("string"))[full["geonames_id"].notna()],
-    ]
-    cw = pd.concat(parts, ignore_index=True)
-    cw = cw[cw["identifier"].notna() & cw["identifier"].ne("")]
-    key = ["source_id", "id_type", "identifier", "country"]
-    cw = cw.astype({c: "string" for c in key + ["city_id", "status", "method"]})
-    # rows sharing a key name the same place by construction; if not (identical text, different
-    # population...), the most frequent city_id wins, ties by city_id
-    counts = cw.groupby(key + ["city_id"], sort=False).agg(
-        status=("status", "first"), method=("method", "first"), score=("score", "max"),
-        mentions=("city_id", "size")).reset_index()
-    counts = counts.sort_values(key + ["mentions", "city_id"], ascending=[True] * 4 + [False, True], kind="stable")
-    agg = counts.drop_duplicates(key, keep="first")
-    total = counts.groupby(key, sort=False)["mentions"].sum()
-    agg = agg.set_index(key).assign(mentions=total).reset_index()
-    agg = agg.sort_values(key, ignore_index=True)
-    agg["mentions"] = agg["mentions"].astype("Int64")
-    return agg[CROSSWALK_COLUMNS]
+    sc = pd.factorize(sid)[0].astype(np.int64)
+    spc = pd.factorize(spelling)[0].astype(np.int64)
+    coc = pd.factorize(country)[0].astype(np.int64)
+    cic = pd.factorize(city)[0].astype(np.int64)
+    grp = pd.factorize((sc * (spc.max() + 1) + spc) * (coc.max() + 1) + coc)[0]
+    pairs = np.unique(np.stack([grp, cic], axis=1), axis=0)
+    n_ids = np.bincount(pairs[:, 0], minlength=grp.max() + 1)[grp]
+    many = np.flatnonzero(n_ids > 1)
+    if len(many):
+        sub = full.iloc[many]
+        ctx = sub["admin1"].fillna("").astype("string")
+        xy = (sub["latitude"].round(2).astype("string") + "," + sub["longitude"].round(2).astype("string")).fillna("")
+        context = (ctx + pd.Series(np.where(ctx.ne("") & xy.ne(""), "; ", ""), index=sub.index) + xy)
+        has = context.ne("").to_numpy()
+        spelling[many[has]] = (pd.Series(spelling[many[has]]) + " [" + context[has].to_numpy(dtype=object) + "]").to_numpy(dtype=object)
+
+    code, code_type = _obj(full["code"]), _obj(full["code_type"])
+    gid = full["geonames_id"].astype("Int64")
+    gid_s = gid.astype("string").astype(object).where(gid.notna(), None).to_numpy(dtype=object)
+    has_code = ~pd.isna(code) & ~pd.isna(code_type)
+    has_gid = gid.notna().to_numpy()
+    rows = np.concatenate([np.arange(n), np.flatnonzero(has_code), np.flatnonzero(has_gid)])
+    id_type = np.concatenate([np.full(n, "source_spelling", dtype=object), code_type[has_code],
+                              np.full(int(has_gid.sum()), "geonames_id", dtype=object)])
+    ident = np.concatenate([spelling, code[has_code], gid_s[has_gid]])
+    keep = ~pd.isna(ident) & (ident != "")
+    rows, id_type, ident = rows[keep], id_type[keep], ident[keep]
+    cols = {"source_id": sid[rows], "id_type": id_type, "identifier": ident, "country": country[rows],
+            "city_id": city[rows]}
+    codes = {c: pd.factorize(v, sort=True) for c, v in cols.items()}
+    key_code = np.zeros(len(rows), dtype=np.int64)
+    for c in ("source_id", "id_type", "identifier", "country"):
+        key_code = key_code * len(codes[c][1]) + codes[c][0]
+    key_id, key_uniq = pd.factorize(key_code, sort=True)
+    city_code = codes["city_id"][0]
+    kc_id, kc_uniq = pd.factorize(key_id.astype(np.int64) * len(codes["city_id"][1]) + city_code, sort=True)
+    # per (key, city): first status / method in row order, max score, mentions
+    _, first_at = np.unique(kc_id, return_index=True)
+    mentions = np.bincount(kc_id)
+    best_score = pd.Series(score[rows]).groupby(kc_id).max().to_numpy()
+    kc_key = kc_uniq // len(codes["city_id"][1])
+    kc_city = kc_uniq % len(codes["city_id"][1])
+    # per key: the most frequent city_id, ties by city_id
+    order = np.lexsort((kc_city, -mentions, kc_key))
+    lead = order[np.r_[True, kc_key[order][1:] != kc_key[order][:-1]]]
+    total = np.bincount(kc_key, weights=mentions).astype(np.int64)
+    first_rows = first_at[lead]
+    agg = pd.DataFrame({c: cols[c][first_rows] for c in ("source_id", "id_type", "identifier", "country", "city_id")})
+    agg["status"] = status[rows][first_rows]
+    agg["method"] = method[rows][first_rows]
+    agg["score"] = best_score[lead]
+    agg["mentions"] = pd.array(total[kc_key[lead]], dtype="Int64")
+    agg = agg.astype({c: "string" for c in ["source_id", "id_type", "identifier", "country", "city_id", "status",
+                                             "method"]})
+    return agg[CROSSWALK_COLUMNS].reset_index(drop=True)
 
 
 def _redirects(full: pd.DataFrame, live: set) -> pd.DataFrame:
