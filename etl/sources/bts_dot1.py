@@ -30,10 +30,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .base import SourceError, SourceTable, empty_exclusions, make_exclusions
+from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
 
 COLUMNS = ["TRDTYPE", "USASTATE", "DEPE", "DISAGMOT", "MEXSTATE", "CANPROV", "COUNTRY", "VALUE", "SHIPWT",
            "FREIGHT_CHARGES", "DF", "CONTCODE", "MONTH", "YEAR"]
@@ -67,23 +66,12 @@ def _reason(mask: pd.Series, text: pd.Series | str) -> pd.Series:
 
 def read(path: Path, source_id: str) -> SourceTable:
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError as exc:
-        raise SourceError(source_id, f"{path.name} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SourceError(source_id, f"{path.name} cannot be read as a CSV: {exc}") from exc
+    raw = read_csv_text(path, source_id)
     raw.columns = [c.strip() for c in raw.columns]
-    missing = [c for c in COLUMNS if c not in raw.columns]
-    if missing:
-        raise SourceError(source_id, f"{path.name}: missing column(s) {missing}; header is {list(raw.columns)}")
-    extra = [c for c in raw.columns if c not in COLUMNS]
-    if extra:
-        raise SourceError(source_id, f"{path.name}: unexpected column(s) {extra}")
+    require_columns(raw, COLUMNS, source_id, path.name)
 
-    n = len(raw)
     raw = raw[COLUMNS]
-    raw.insert(0, "source_row", pd.array(np.arange(1, n + 1), dtype="Int64"))
+    n = len(number_rows(raw))
     # pyarrow-backed strings for the work (fast on 26k rows); the output is cast to "string".
     s = {c: raw[c].astype("string[pyarrow]").str.strip() for c in COLUMNS}
 

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .base import SourceError, SourceTable, empty_exclusions, make_exclusions
+from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
 
 COLUMNS = ["Year", "PortCode", "Port", "Mode", "TradeType", "TradeValue", "Weight", "FreightCharges", "Region",
            "Lat", "Lon", "WeightLb"]
@@ -68,22 +67,11 @@ def _whole(s: pd.Series) -> pd.Series:
 
 def read(path: Path, source_id: str) -> SourceTable:
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError as exc:
-        raise SourceError(source_id, f"{path.name} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SourceError(source_id, f"{path.name} cannot be read as a UTF-8 CSV: {exc}") from exc
-    missing = [c for c in COLUMNS if c not in raw.columns]
-    if missing:
-        raise SourceError(source_id, f"{path.name}: missing column(s) {missing}; header is {list(raw.columns)}")
-    extra = [c for c in raw.columns if c not in COLUMNS]
-    if extra:
-        raise SourceError(source_id, f"{path.name}: unexpected column(s) {extra}")
+    raw = read_csv_text(path, source_id)
+    require_columns(raw, COLUMNS, source_id, path.name)
 
-    n = len(raw)
     raw = raw[COLUMNS]
-    raw.insert(0, "source_row", pd.array(np.arange(1, n + 1), dtype="Int64"))
+    n = len(number_rows(raw))
     s = {c: raw[c].astype("string").str.strip() for c in COLUMNS}
     floats = {c: pd.to_numeric(s[c].mask(s[c] == ""), errors="coerce").astype("float64")
               for c in ["Weight", "WeightLb", "Lat", "Lon"]}

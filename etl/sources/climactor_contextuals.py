@@ -39,15 +39,13 @@ as a number in a numeric column (the reason names the column and the value).
 from __future__ import annotations
 
 import codecs
-import io
 import re
 import threading
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .base import SourceError, SourceTable, empty_exclusions, make_exclusions
+from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
 
 COLUMNS = ["name", "iso", "entity_type", "country", "area", "num_commit", "lat", "lng", "population",
            "population_year", "state", "admin_1", "initiatives_committed", "region"]
@@ -181,21 +179,10 @@ def _to_int(num: pd.Series, column: str, raw: pd.Series) -> tuple[pd.Series, pd.
 def read(path: Path, source_id: str) -> SourceTable:
     path = Path(path)
     text, non_utf8 = decode(path.read_bytes())
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.EmptyDataError as exc:
-        raise SourceError(source_id, f"{path.name} is empty") from exc
-    except pd.errors.ParserError as exc:
-        raise SourceError(source_id, f"{path.name} is not a well-formed CSV: {exc}") from exc
-    missing = [c for c in COLUMNS if c not in raw.columns]
-    if missing:
-        raise SourceError(source_id, f"{path.name}: missing column(s) {missing}; header is {list(raw.columns)}")
-    extra = [c for c in raw.columns if c not in COLUMNS]
-    if extra:
-        raise SourceError(source_id, f"{path.name}: unexpected column(s) {extra}")
+    raw = read_csv_text(path, source_id, text=text)
+    require_columns(raw, COLUMNS, source_id, path.name)
 
-    n = len(raw)
-    raw.insert(0, "source_row", pd.array(np.arange(1, n + 1), dtype="Int64"))
+    n = len(number_rows(raw))
     out = pd.DataFrame({"source_row": raw["source_row"]})
     reasons: list[pd.Series] = []
     notes: dict = {"non_utf8_bytes_decoded": non_utf8, "mojibake_repaired": {}}

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .base import SourceError, SourceTable, empty_exclusions, make_exclusions
+from .base import SourceError, SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text
 
 NAME_COLUMN = "MSA Full Name"
 UNIT_COLUMN = "Unit (Valid for crosstab only)"  # trailing space in the file
@@ -55,12 +55,7 @@ def _sci_to_int(text: str) -> int | None:
 
 def read(path: Path, source_id: str) -> SourceTable:
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError as exc:
-        raise SourceError(source_id, f"{path.name} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SourceError(source_id, f"{path.name} cannot be read as a UTF-8 CSV: {exc}") from exc
+    raw = read_csv_text(path, source_id)
     header = [c.strip() for c in raw.columns]
     if header[:2] != [NAME_COLUMN, UNIT_COLUMN]:
         raise SourceError(source_id, f"{path.name}: expected first columns {[NAME_COLUMN, UNIT_COLUMN + ' ']}, "
@@ -71,8 +66,7 @@ def read(path: Path, source_id: str) -> SourceTable:
     original_columns = list(raw.columns)
     raw.columns = header
 
-    n = len(raw)
-    raw.insert(0, "source_row", pd.array(np.arange(1, n + 1), dtype="Int64"))
+    n = len(number_rows(raw))
     unit = raw[UNIT_COLUMN].str.strip()
     wrong_unit = unit != EXPECTED_UNIT
     if wrong_unit.any():

@@ -29,10 +29,9 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .base import SourceError, SourceTable, empty_exclusions, make_exclusions
+from .base import SourceError, SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text
 
 COLUMNS = ["city1", "country1", "city2", "country2"]
 OUTPUT_DTYPES = {
@@ -88,17 +87,11 @@ def _parse_side(raw: pd.DataFrame, k: str) -> tuple[pd.DataFrame, pd.Series, pd.
 
 def read(path: Path, source_id: str) -> SourceTable:
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError as exc:
-        raise SourceError(source_id, f"{path.name} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SourceError(source_id, f"{path.name} cannot be read as a UTF-8 CSV: {exc}") from exc
+    raw = read_csv_text(path, source_id)
     if list(raw.columns) != COLUMNS:
         raise SourceError(source_id, f"{path.name}: expected columns {COLUMNS}, found {list(raw.columns)}")
 
-    n = len(raw)
-    raw.insert(0, "source_row", pd.array(np.arange(1, n + 1), dtype="Int64"))
+    n = len(number_rows(raw))
     side1, reason1, from_city1 = _parse_side(raw, "1")
     side2, reason2, from_city2 = _parse_side(raw, "2")
 
