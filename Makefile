@@ -13,9 +13,10 @@ export RAW_MIRROR
 ETL_FILES := $(shell find etl -type f \( -name '*.py' -o -name '*.csv' -o -name '*.json' \) -not -path '*/__pycache__/*')
 MIRROR_FILES := $(if $(RAW_MIRROR),$(wildcard $(RAW_MIRROR)/*.csv $(RAW_MIRROR)/*.json))
 VALIDATION_FILES := $(wildcard validations/*)
-RELEASE := published/$(VERSION)/SHA256SUMS
+# Stamp of the last successful publish of this version (a no-op publish leaves the release untouched).
+RELEASE := build/.published-$(VERSION)
 
-.PHONY: help venv fetch build validate publish test bench serve clean
+.PHONY: help venv fetch build validate publish test bench serve clean FORCE
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -45,8 +46,9 @@ build/.validated: build/.built $(VALIDATION_FILES)
 	@touch $@
 
 publish: $(RELEASE) ## Publish published/<version>/ (refuses to rewrite an existing version)
-$(RELEASE): build/.validated
+$(RELEASE): build/.validated $(if $(wildcard published/$(VERSION)/SHA256SUMS),,FORCE)
 	$(PY) -m etl publish
+	@touch $@
 
 test: $(VENV)/.installed ## Run the test suite (integration tests need RAW_MIRROR)
 	$(PY) -m pytest
@@ -59,3 +61,5 @@ serve: $(VENV)/.installed ## Browse the latest release in datasette on 127.0.0.1
 
 clean: ## Remove build/ (keeps raw/ downloads and published/ releases)
 	rm -rf build
+
+FORCE:

@@ -19,7 +19,12 @@ What it measures, and how:
 * Import time of each heavy library in a fresh interpreter (best of two).
 * Scale: the fact sources inflated 1x/10x/100x (see ``INFLATION``) and run through the same
   data stages (``etl.build.run(out_dir, raw_paths=...)``), one fresh subprocess per factor so
-  each factor's peak RSS is its own. ``--profile`` runs each factor under cProfile.
+  each factor's peak RSS is its own; a thread in it samples RSS (peak per stage, and where a
+  run was when it died). Every factor reads the same pre-built gazetteer cache in the scratch
+  folder (fixed cost, timed once). A run passing ``--max-rss-gb`` (default 8) is killed so a
+  shared machine keeps its memory. Growth is shown as time per unit of factor and as marginal
+  seconds per 1x between factors (rising = superlinear). ``--profile`` runs each factor under
+  cProfile.
 
 Every run is written to ``benchmarks/<UTC timestamp>.json`` with machine and library info.
 """
@@ -688,10 +693,9 @@ def print_tables(results: dict, console) -> None:
             t.add_row("no-op (second run)", str(noop["rc"]), f"{noop['wall_s']:.3f}", f"{noop['peak_rss_mb']:.0f}",
                       "stages run: " + (", ".join(noop["stages_run"]) or "none"))
         console.print(t)
-        for name, run in (("cold", cold), ("no-op", noop)):
-            if run and run.get("rc"):
-                console.print(f"[red]{name} make publish failed[/] (rc {run['rc']}); end of its output:")
-                console.print(run.get("error") or run.get("make_output", ""), markup=False, highlight=False)
+        if cold.get("rc"):
+            console.print(f"[red]cold make publish failed[/] (rc {cold['rc']}); end of its output:")
+            console.print(cold.get("error", ""), markup=False, highlight=False)
 
         t = Table(title="Stages of the cold publish")
         t.add_column("stage")
@@ -804,11 +808,16 @@ def print_tables(results: dict, console) -> None:
 
 
 def print_profile(path: Path, console, top: int = 20) -> None:
-    buf = io.StringIO()
-    stats = pstats.Stats(str(path), stream=buf)
-    stats.sort_stats("tottime").print_stats(top)
-    console.print(f"[bold]cProfile of {path.name}[/] (top {top} by own time)")
-    console.print(buf.getvalue().split("\n", 6)[-1] if buf.getvalue() else "", markup=False, highlight=False)
+    """The etl functions by cumulative time (which step), then everything by own time (which call)."""
+    for title, sort, restrict in (("etl functions by cumulative time", "cumulative", r"/etl/"),
+                                  ("all functions by own time", "tottime", "")):
+        buf = io.StringIO()
+        stats = pstats.Stats(str(path), stream=buf)
+        stats.sort_stats(sort).print_stats(*([restrict] if restrict else []), top)
+        text = buf.getvalue()
+        body = text[text.find("   ncalls"):] if "   ncalls" in text else text
+        console.print(f"[bold]cProfile of {path.name}: {title}[/] (top {top})")
+        console.print(body.replace(str(ROOT) + "/", "").rstrip(), markup=False, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------- main

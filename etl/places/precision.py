@@ -174,7 +174,9 @@ def evaluate(labels: pd.DataFrame, resolved: pd.DataFrame, overridden: pd.Series
     d["verdict"] = np.select([correct, conflict, matched, d["has_label"]],
                              ["ok", "override_conflict", "wrong", "missed"], "ok_none")
     rows = []
-    for sid, g in [(s, d[d["source_id"] == s]) for s in SOURCES if (d["source_id"] == s).any()] + [("ALL", d)]:
+    present = set(d["source_id"].dropna())
+    order = [s for s in SOURCES if s in present] + sorted(present - set(SOURCES))
+    for sid, g in [(s, d[d["source_id"] == s]) for s in order] + [("ALL", d)]:
         m, c, k = int(g["matched"].sum()), int(g["correct"].sum()), int(g["override_conflict"].sum())
         lab = int(g["has_label"].sum())
         rows.append({"source_id": sid, "rows": len(g), "labelled": lab, "matched": m, "correct": c,

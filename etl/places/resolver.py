@@ -39,8 +39,14 @@ place_type, population) is resolved once; gazetteer look-ups are hash look-ups, 
 1. ``place_type`` "region", "non_place" (or "pseudo"), "port_district", or a county /
    district / region / association designator in the name ("Los Angeles County, CA",
    "Kreis Kleve", "Gunma Prefecture", "Celle (district)", "Leżajsk (rural gmina)",
-   "Unione dei Comuni ...") -> **not a city**: status "unresolved", method "not_a_city",
-   never matched to the city of the same name. US counties get their FIPS code (and state).
+   "Unione dei Comuni ..."), or a list of municipalities pledging together (three or more
+   names separated by commas, or names separated by semicolons: "Mogoro, Masullas, Pompu";
+   reason "joint_pledge") -> **not a city**: status "unresolved", method "not_a_city",
+   never matched to the city of the same name (nor to a list's first member). US counties get
+   their FIPS code (and state). Buckets and port districts keep their whole name in the
+   provisional id ("x-usa-tx-laredo-customs-district-n-e-c-port-district").
+   An ``admin1`` hint that names a territory GeoNames files as a country ("Réunion" beside
+   "France") makes the territory the country.
 2. A qualified name is first tried whole ("Frankfurt (Oder)", "Washington, D.C.").
 3. Qualifiers. ", XX" state suffix -> hard admin1. "(Q)" -> a type word ("(city)",
    "(district)"); a country (ignored, or adopted when the country field is empty: "Varna,
@@ -52,9 +58,15 @@ place_type, population) is resolved once; gazetteer look-ups are hash look-ups, 
    Azores", "Suzhou, Jiangsu"), else a parent city. "Parent – Part" (en dash, "Berlin –
    Steglitz-Zehlendorf", "Budapest XI – Újbuda") -> like "(Parent)". "A - B" / "A / B"
    (alternative or joint names, "Sexten - Sesto") -> each part, only when the mention's
-   coordinates confirm it. An unknown qualifier ("Wellington, Shropshire") disables the
-   population rule and refuses a unique candidate of 100,000+ inhabitants (a big city needs
-   no qualifier): such mentions end ambiguous rather than guessed.
+   coordinates confirm it. A region qualifier is hard: "Lengnau, Aargau" is never the Lengnau
+   of canton Bern (admin1 names: ``etl.places.admin1``). An unknown qualifier ("Wellington,
+   Shropshire", "Stolberg (Rhineland)") disables the population rule and refuses a unique
+   candidate of 100,000+ inhabitants (a big city needs no qualifier): such mentions end
+   ambiguous rather than guessed. It stays in the provisional id ("x-deu-stolberg-rhineland"),
+   so namesakes told apart only by it keep apart; and when mentions with different qualifiers
+   reach one GeoNames place ("Behringen (Stadtilm)" read as the Behringen near Stadtilm,
+   "Behringen (Hörselberg-Hainich)" with its qualifier ignored), the ones that ignored theirs
+   without coordinates to confirm become ambiguous ("qualifier_conflict").
 4. Candidates = places of the same country whose primary or alternate names match the
    normalised name, ranked: primary < primary designator-stripped < alternate < alternate
    designator-stripped. Filters, in order:
@@ -78,12 +90,19 @@ place_type, population) is resolved once; gazetteer look-ups are hash look-ups, 
 5. With coordinates only: "Town am River" -> "Town" (unique primary match, coordinates
    confirm: "normalised_head_coords").
 6. Fuzzy (rapidfuzz ratio, names of 5+ letters, same country): with coordinates, the best
-   match >= 90 among places within 10 km sharing the first letter ("fuzzy_coords"); without
-   coordinates only names equal once spaces and hyphens are removed, or names of 12+ letters
-   at >= 95, unique in the country and with no other form within 2 points ("fuzzy").
+   match >= 90 among places within 10 km sharing the first letter, also compared without a
+   leading article ("Masnou" / "El Masnou", "A Cañiza" / "La Cañiza"), and only when every
+   word agrees (``_tokens_agree``: "Pacs del Penedès" is not "el Pla del Penedès")
+   ("fuzzy_coords"); else the nearest such place whose name the mention abbreviates or
+   writes without its linking words ("Montebello Sul S.", "Cenate Sotto" / "Cenate di
+   Sotto": "abbreviation_coords"); without coordinates only names equal once spaces and
+   hyphens are removed, or names of 12+ letters at >= 95, unique in the country and with no
+   other form within 2 points ("fuzzy").
 7. Coordinates only: the nearest place within 5 km whose name is the mention's name plus
    code tokens / articles ("Mioveni AG", "El Palomar" -> "Palomar") or with an adjectival
-   ending ("Perechynska" -> "Perechyn") ("coordinates").
+   ending ("Perechynska" -> "Perechyn"), or which the mention extends by a region or river
+   ("Mediana de Aragón" -> Mediana, "Caravaca de la Cruz" -> Caravaca; never the reverse:
+   coordinates geocoded from "El Burgo" sit on El Burgo de Ebro) ("coordinates").
 """
 from __future__ import annotations
 
@@ -387,6 +406,15 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
         o.method = "not_a_city"
         return o
 
+    if _is_joint_list(raw, ctx):
+        # several municipalities pledging together ("Mogoro, Masullas, Gonnostramatza, Pompu,
+        # Siris", "Beveren; Lokeren; ..."): not one city, never its first-named member
+        o.place_type = o.prov_type = "association"
+        o.extra["reason"] = "joint_pledge"
+        o.id_base = normalise(raw)
+        o.method = "not_a_city"
+        return o
+
     # whole qualified name first ("Frankfurt (Oder)", "Washington, D.C.")
     if q and p.style in ("paren", "comma", "dash", "alt") and cc:
         pos, rank = ctx.cands(cc, raw)
@@ -484,6 +512,7 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
         o.parent_pos = parent_pos
         o.id_parent = idmod.geonames_city_id(g.gid[parent_pos])
         names = [base] if ptype == "city" else [bstripped, base]
+        names.append(f"{g.name[parent_pos]} {base}")  # GeoNames' own form: "Hamburg-Mitte"
         for nm in names:
             pos, rank = ctx.cands(cc, nm)
             pk = ctx.select(pos, rank, lat=g.lat[parent_pos], lon=g.lon[parent_pos],
@@ -496,6 +525,15 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
         o.method = "district_of_parent"
         return o
 
+    if ptype == "county" and cc == "US" and "-" in base and hint:
+        # a consolidated city-county ("Augusta-Richmond County, GA", "Athens-Clarke County"):
+        # the city, when GeoNames knows the whole name as one of the city's names in that state
+        pos, rank = ctx.cands(cc, base)
+        m = (rank == 0) | (rank == 2)
+        pk = ctx.select(pos[m], rank[m], admin1=hint, lat=lat, lon=lon, allow_dominance=False, guard=True)
+        if pk.status == "resolved":
+            pk.method = "consolidated_city_county" + ("_coords" if "_coords" in pk.method else "")
+            return _fill(o, g, pk, base=base)
     if ptype != "city":
         o.method = "not_a_city"
         if ptype == "county" and cc == "US":
@@ -559,6 +597,15 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
     return o
 
 
+def _is_joint_list(raw: str, ctx: _Ctx) -> bool:
+    """Three or more names separated by commas, or two or more by semicolons, where the last
+    part is no country ("Zugló, Budapest, Hungary" is one place)."""
+    if raw.count(";") >= 1 and len([x for x in raw.split(";") if x.strip()]) >= 2:
+        return True
+    parts = [x.strip() for x in raw.split(",") if x.strip()]
+    return len(parts) >= 3 and normalise(parts[-1]) not in ctx.countries
+
+
 def _fill(o: Out, g: Gazetteer, pk: Pick, base: str, qualifier=..., keep_type: bool = False) -> Out:
     o.status = "resolved"
     o.pos = pk.pos
@@ -600,6 +647,19 @@ _LINK_WORDS = frozenset({"a", "al", "alla", "am", "an", "d", "da", "das", "de", 
                          "le", "les", "lo", "los", "o", "os", "par", "sul", "sulla", "sullo", "sur", "y"})
 
 
+def _abbreviates(mention: str, form: str) -> bool:
+    """The mention is the place's name with words abbreviated to at most three letters and / or
+    linking words dropped or changed: two or more content words, each equal or a prefix
+    ("san martino sulla m" / "san martino sulla marrucina", "cenate sotto" / "cenate di sotto")."""
+    if mention == form:
+        return False
+    ta = [t for t in mention.split() if t not in _LINK_WORDS]
+    tb = [t for t in form.split() if t not in _LINK_WORDS]
+    if len(ta) != len(tb) or len(ta) < 2 or ta[0] != tb[0]:
+        return False
+    return all(x == y or len(x) <= 3 and y.startswith(x) for x, y in zip(ta, tb))
+
+
 def _tokens_agree(a: str, b: str) -> bool:
     """A spelling variant, not another name sharing words: equal once spaces are removed
     ("kleinmachnow" / "klein machnow"); else, linking words aside, as many words, each equal,
@@ -616,6 +676,23 @@ def _tokens_agree(a: str, b: str) -> bool:
         return all(x == y or (len(x) == 1 or len(y) == 1) and x[0] == y[0] or fuzz.ratio(x, y) >= TOKEN_MIN
                    for x, y in zip(ta, tb))
     return fuzz.ratio("".join(ta), "".join(tb)) >= FUZZY_SQUASH_MIN
+
+
+# words that begin an addition to a town's name: a river, a region, a lower / upper part
+_ADDITION = frozenset({"nad", "pod", "an", "am", "im", "in", "bei", "ob", "sur", "sous", "sul", "sulla", "sullo",
+                       "de", "del", "della", "di", "d", "en", "na", "upon", "on"})
+
+
+def _extension(mention: str, form: str) -> bool:
+    """The mention is the place's name plus an addition of two or three words that starts with
+    a linking word ("mediana de aragon" / "mediana", "caravaca de la cruz" / "caravaca").
+    Never the reverse: source coordinates geocoded from a short name often sit on a longer
+    namesake ("El Burgo", Málaga, placed on El Burgo de Ebro; "Vila Real" on Vila Real de
+    Santo António)."""
+    if not mention.startswith(form + " ") or len(form) < 4:
+        return False
+    tail = mention[len(form) + 1:].split()
+    return 1 < len(tail) <= 3 and tail[0] in _ADDITION
 
 
 def _junk_variant(mention: str, form: str) -> bool:
@@ -683,10 +760,19 @@ def _fuzzy(ctx: _Ctx, outs: list[Out], lats: np.ndarray, lons: np.ndarray) -> No
             k = int(np.flatnonzero(best_per == top)[0])  # pos is sorted by distance: nearest first
             _fill(o, g, Pick("resolved", int(pos[k]), "fuzzy_coords", round(float(top), 1), float(d[k])), base=o.base)
             continue
+        # abbreviated or without its linking words ("Montebello Sul S." / "Montebello sul Sangro",
+        # "Cenate Sotto" / "Cenate di Sotto"): the nearest such place
+        q_head = next((t for t in q.split() if t not in _LINK_WORDS), q)
+        abbr = [k for k, fs in enumerate(pforms) if any(q_head in f and _abbreviates(q, f) for f in fs)]
+        if abbr:
+            k = abbr[0]
+            _fill(o, g, Pick("resolved", int(pos[k]), "abbreviation_coords", 90.0, float(d[k])), base=o.base)
+            continue
         # coordinates only: the nearest place within NEAREST_KM whose name is the mention's name
         # plus codes or an adjective ending ("Mioveni AG", "Prylisne AC", "Perechynska")
+        # or whose name the mention extends with a region / river addition ("Mediana de Aragon")
         for k in np.flatnonzero(d <= NEAREST_KM).tolist():
-            if any(_junk_variant(q, f) for f in pforms[k]):
+            if any(_junk_variant(q, f) or _extension(q, f) for f in pforms[k]):
                 _fill(o, g, Pick("resolved", int(pos[k]), "coordinates", 80.0, float(d[k])), base=o.base)
                 break
 

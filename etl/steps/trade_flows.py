@@ -93,7 +93,7 @@ def port_city_overrides() -> pd.DataFrame:
 # by "--" ("Scranton--Wilkes-Barre--Hazleton, PA"); single-city titles and the ITA's titles use
 # plain hyphens, so these are needed to read "Winston-Salem, NC" as one city (a mirror test checks
 # the list against the gazetteer's hyphenated US city names that occur in the titles).
-HYPHENATED_CITIES = frozenset({"Winston-Salem", "Lexington-Fayette", "Wilkes-Barre", "Arden-Arcade"})
+HYPHENATED_CITIES = frozenset({"Winston-Salem", "Wilkes-Barre", "Arden-Arcade"})  # "Lexington-Fayette" is Lexington
 
 
 def split_metro_title(title: str) -> tuple[list[str], list[str]]:
