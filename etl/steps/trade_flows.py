@@ -93,7 +93,10 @@ def port_city_overrides() -> pd.DataFrame:
 # by "--" ("Scranton--Wilkes-Barre--Hazleton, PA"); single-city titles and the ITA's titles use
 # plain hyphens, so these are needed to read "Winston-Salem, NC" as one city (a mirror test checks
 # the list against the gazetteer's hyphenated US city names that occur in the titles).
-HYPHENATED_CITIES = frozenset({"Winston-Salem", "Wilkes-Barre", "Arden-Arcade"})  # "Lexington-Fayette" is Lexington
+HYPHENATED_CITIES = frozenset({"Winston-Salem", "Wilkes-Barre", "Arden-Arcade"})
+# GeoNames also has these hyphenated names, but the city other sources mean is the first part
+# ("Lexington-Fayette, KY" is Lexington, gn4297983, as the pledge and twin-city lists say).
+SPLIT_DESPITE_GEONAMES = frozenset({"Lexington-Fayette"})
 
 
 def split_metro_title(title: str) -> tuple[list[str], list[str]]:
