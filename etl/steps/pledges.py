@@ -30,6 +30,8 @@ Why it works the way it does:
 """
 from __future__ import annotations
 
+import functools
+
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -88,6 +90,7 @@ class Vocabulary:
     tokens: pd.DataFrame  # TOKEN_COLUMNS; list_year Int64
 
 
+@functools.cache  # committed files, read once per process (and one object, so parsing is cached too)
 def load_vocabulary(vocab_dir: Path = VOCAB) -> Vocabulary:
     """Read and check the two vocabulary CSVs; any inconsistency raises VocabularyError."""
     ini_path, tok_path = Path(vocab_dir) / "initiatives.csv", Path(vocab_dir) / "initiative_tokens.csv"
@@ -191,8 +194,22 @@ class VintagePledges:
     report: dict = field(default_factory=dict)
 
 
+# mentions() and build() of one build see the same table and vocabulary objects: parse each
+# vintage once. Entries keep their inputs referenced, so an id cannot be reused while cached.
+_parsed: dict[tuple[int, int], tuple[SourceTable, Vocabulary, "VintagePledges"]] = {}
+
+
 def vintage_pledges(table: SourceTable, vocab: Vocabulary) -> VintagePledges:
     """Tokens -> one pledge per source row x initiative x list; rows without one -> exclusions."""
+    key = (id(table), id(vocab))
+    if key not in _parsed:
+        if len(_parsed) >= 4:  # two vintages of the current build, at most two of a previous one
+            _parsed.clear()
+        _parsed[key] = (table, vocab, _parse_vintage(table, vocab))
+    return _parsed[key][2]
+
+
+def _parse_vintage(table: SourceTable, vocab: Vocabulary) -> VintagePledges:
     data = table.data
     parsed, row_stats = row_tokens(data)
     tokens = map_tokens(parsed, vocab, table.source_id)
