@@ -63,12 +63,13 @@ def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: 
 
     t = time.perf_counter()
     steps = fact_steps()
-    mentions = pd.concat([step.mentions(tables) for step in steps], ignore_index=True)
-    places = build_places(mentions, country_dict_path=raw_paths.get("climactor_country_dict"))
+    # each step's mentions are reduced to distinct places as they come, never all held at once
+    places = build_places((step.mentions(tables) for step in steps),
+                          country_dict_path=raw_paths.get("climactor_country_dict"))
     timings["resolve"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    resolved = places.mention_city_ids.reset_index(drop=True)
+    resolved = places.mention_city_ids  # one row per mention, in step order; index 0..n-1
     resources: dict[str, pd.DataFrame] = {
         "cities": places.cities, "city_redirects": places.redirects, "place_identifiers": places.crosswalk}
     exclusions = [t_.exclusions for t_ in tables.values()]

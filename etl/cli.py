@@ -55,12 +55,33 @@ def build(out_dir: Path = typer.Option(BUILD, help="Where to write the built res
     unknown = set(skip_source) - set(build_mod.source_ids())
     if unknown:
         _fail(ValueError(f"unknown source id(s) {sorted(unknown)}; known: {build_mod.source_ids()}"))
+    early = _start_background_work(out_dir)
     try:
         report = build_mod.run(out_dir, set(skip_source))
     except SourceError as exc:
+        early.abort()
         _fail(exc)
+    except BaseException:
+        early.abort()
+        raise
+    early.ready()
     from etl.report import print_build_summary
     print_build_summary(report, err)
+
+
+def _start_background_work(out_dir: Path):
+    """Use the second core while the build runs on one: index the gazetteer (when its cache is
+    cold) and import Great Expectations, which then checks the build's files as soon as they
+    are written; ``validate`` takes those results when they are for exactly its files."""
+    from etl import schema
+    from etl.paths import VALIDATIONS
+    from etl.places.gazetteer import build_cache_in_background
+    from etl.quality import expectations, tableschema
+
+    build_cache_in_background()
+    resources = schema.descriptor()["resources"]
+    return expectations.start_early(out_dir, VALIDATIONS, [r["name"] for r in resources],
+                                    {r["name"]: tableschema.primary_key(r) for r in resources})
 
 
 @app.command()

@@ -9,6 +9,7 @@ import pytest
 from etl import schema
 from etl.fetch import file_name, source_entry
 from etl.sources import twin_cities
+from etl.sources.base import SourceTable
 from etl.steps import partnerships as step
 from tests.conftest import FIXTURES, requires_mirror
 
@@ -147,6 +148,23 @@ def test_build_refuses_a_row_without_resolution(sample_table):
     resolved = resolved[~((resolved["source_row"] == 2) & (resolved["role"] == "city2"))]
     with pytest.raises(step.SourceError, match="row 2"):
         step.build(tables, resolved)
+
+
+def test_repeated_rows_give_the_same_pairs_listing_both_copies(sample_table, sample_output):
+    """The list twice (as the scale benchmark repeats rows): same pairs, twice the attestations."""
+    n = sample_table.rows_read
+    data = pd.concat([sample_table.data, sample_table.data.assign(source_row=sample_table.data["source_row"] + n)],
+                     ignore_index=True)
+    tables = {"twin_cities": SourceTable("twin_cities", 2 * n, data, sample_table.exclusions)}
+    m = step.mentions(tables)
+    assert isinstance(m["name"].dtype, pd.CategoricalDtype)
+    assert len(m["name"].cat.categories) == step.mentions({"twin_cities": sample_table})["name"].nunique()
+    p, p2 = sample_output.resources["partnerships"], step.build(tables, fake_resolved(m)).resources["partnerships"]
+    pd.testing.assert_frame_equal(p[["city_a_id", "city_b_id", "both_sides", "resolved_sides"]],
+                                  p2[["city_a_id", "city_b_id", "both_sides", "resolved_sides"]])
+    assert (p2["attestations"] == 2 * p["attestations"]).all()
+    assert [listed_rows(p2.iloc[[i]]) for i in range(len(p2))] == [
+        sorted(rows + [r + n for r in rows]) for rows in (listed_rows(p.iloc[[i]]) for i in range(len(p)))]
 
 
 def test_degree_tables():

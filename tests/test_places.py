@@ -390,3 +390,36 @@ def test_deterministic_and_order_free(gaz, built):
     pd.testing.assert_frame_equal(res.crosswalk, built.crosswalk)
     pd.testing.assert_frame_equal(res.redirects, built.redirects)
     pd.testing.assert_series_equal(res.mention_city_ids["city_id"].sort_index(), built.mention_city_ids["city_id"])
+
+
+def test_repeated_mentions_count_but_do_not_change_the_tables(gaz, built):
+    """The tables are built on distinct mentions (memory must not grow with the fact rows):
+    repeating every mention doubles the counts and changes nothing else, and "the first value"
+    still means first in (source_id, source_row, role) order, not in input order."""
+    m = _mentions()
+    later = m.assign(source_row=m["source_row"] + 1000)
+    twice = pd.concat([later, m], ignore_index=True)  # the repeats come first in the input
+    res = build_places(twice)
+    pd.testing.assert_frame_equal(res.cities, built.cities)
+    pd.testing.assert_frame_equal(res.redirects, built.redirects)
+    pd.testing.assert_frame_equal(res.crosswalk, built.crosswalk.assign(mentions=built.crosswalk["mentions"] * 2))
+    mc = res.mention_city_ids
+    assert mc.index.equals(twice.index) and mc["source_row"].tolist() == twice["source_row"].tolist()
+    assert mc["city_id"].tolist() == built.mention_city_ids["city_id"].tolist() * 2
+    assert isinstance(mc["city_id"].dtype, pd.CategoricalDtype) and mc["status"].dtype == "string"
+    for sid, rep in built.report.items():
+        if not sid.startswith("_"):
+            assert res.report[sid] == {**rep, "mentions": 2 * rep["mentions"]}, sid
+    assert res.report["_timing"]["distinct"] == built.report["_timing"]["distinct"]
+    assert res.report["_timing"]["mentions"] == len(twice)
+    # the build passes each step's mentions as it makes them: the same as one frame
+    parts = build_places(iter([later, m]))
+    for k in ("mention_city_ids", "cities", "crosswalk", "redirects"):
+        pd.testing.assert_frame_equal(getattr(parts, k), getattr(res, k))
+
+    # an earlier pledge row, last in the input, gives the county its coordinates
+    county = m.iloc[[7]].assign(source_row=0, latitude=34.06, longitude=-118.26)
+    res = build_places(pd.concat([m, county], ignore_index=True))
+    c = res.cities.set_index("city_id").loc["x-usa-ca-los-angeles-county"]
+    assert (c["latitude"], c["longitude"]) == (34.06, -118.26)
+    assert built.cities.set_index("city_id").loc["x-usa-ca-los-angeles-county", "latitude"] == 34.05

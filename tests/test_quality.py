@@ -569,3 +569,55 @@ def test_gate_on_the_real_build(real_build):
         if "build_report" in v and "mentions" in v:
             assert v["mentions"] == v["build_report"]["mentions"], sid
     assert elapsed < 30, f"gate took {elapsed:.1f}s"
+
+
+# --------------------------------------------------------------------------- suites started early by the build
+
+def _start_early(build: Path):
+    resources = schema.descriptor()["resources"]
+    return expectations.start_early(build, expectations.VALIDATIONS, [r["name"] for r in resources],
+                                    {r["name"]: tableschema.primary_key(r) for r in resources})
+
+
+def _early_results(build: Path):
+    names = schema.resource_names()
+    return expectations.early_results(build, expectations.VALIDATIONS, names, names, timeout_s=120)
+
+
+def test_early_suite_results_are_the_gates_own(build):
+    """The child started before the build's files exist gives the results the gate computes itself."""
+    data = build / "data"
+    shutil.move(data, build / "later")            # the build has not written its files yet
+    early = _start_early(build)
+    shutil.move(build / "later", data)
+    early.ready()
+    got = _early_results(build)
+    assert got is not None
+    expected = expectations.run_all(
+        {n: expectations.frame_for_gx(pq.read_table(data / f"{n}.parquet")) for n in schema.resource_names()},
+        expectations.load_build_report(build), expectations.VALIDATIONS, schema.resource_names(),
+        {r["name"]: tableschema.primary_key(r) for r in schema.descriptor()["resources"]},
+        str(build / "build_report.json"))
+    assert [(r.resource, r.check, r.target, r.ok, r.rows) for r in got] == \
+        [(r.resource, r.check, r.target, r.ok, r.rows) for r in expected]
+
+
+def test_early_results_for_other_bytes_are_not_used(build, frames):
+    """A file changed after the child ran: the gate runs the suites itself and catches the break."""
+    early = _start_early(build)
+    early.ready()
+    assert _early_results(build) is not None      # the child has finished on the valid files
+    tf = frames["trade_flows"]
+    tf.loc[tf["geography_code"] == "2304", "value_usd"] = -5
+    write_build(build, frames)
+    assert _early_results(build) is None
+    result, _ = run_gate(build)
+    assert not result.ok
+    assert failures(result.results, suite="expectations", resource="trade_flows",
+                    check="expect_column_values_to_be_between")
+
+
+def test_aborted_early_run_leaves_no_results(build):
+    early = _start_early(build)
+    early.abort()
+    assert _early_results(build) is None

@@ -6,6 +6,7 @@ byte (0xCA byte, CRLF, BOM, preamble/footnotes) and are not copies of the mirror
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from etl.sources import READERS, SourceError
 from etl.sources import (bts_dot1, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
                          climactor_country_dict, ita_metro_exports, twin_cities)
-from etl.sources.base import EXCLUSION_COLUMNS, SourceTable
+from etl.sources.base import EXCLUSION_COLUMNS, SourceTable, read_csv_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -67,7 +68,8 @@ def check_contract(t: SourceTable, source_id: str) -> None:
     for raw in t.exclusions["raw_values"]:
         assert isinstance(json.loads(raw), dict)
     expected = {c: pd.api.types.pandas_dtype(d) for c, d in MODULES[source_id].OUTPUT_DTYPES.items()}
-    assert dict(t.data.dtypes) == expected
+    # A categorical's dtype carries its categories; the contract only says "category".
+    assert {c: "category" if isinstance(d, pd.CategoricalDtype) else d for c, d in t.data.dtypes.items()} == expected
     assert list(t.data.columns) == list(expected)
     assert t.data["source_row"].notna().all()
 
@@ -84,6 +86,52 @@ def test_readers_registry():
 @pytest.mark.parametrize("source_id", sorted(FILES))
 def test_contract_on_fixture(source_id):
     check_contract(fixture(source_id), source_id)
+
+
+@pytest.mark.parametrize("source_id", ["climactor_dec2022", "climactor_sep2022", "twin_cities", "bts_dot1_201501",
+                                       "bts_texas_ports", "ita_metro_exports"])
+def test_header_only_file_is_an_empty_table(tmp_path, source_id):
+    src = (FIXTURES / source_id / FILES[source_id]).read_bytes()
+    p = tmp_path / FILES[source_id]
+    p.write_bytes(src[: src.index(b"\n") + 1])
+    t = READERS[source_id](p, source_id)
+    check_contract(t, source_id)
+    assert t.rows_read == 0 and t.data.empty
+
+
+# ---------------------------------------------------------------------------------------------
+# read_csv_text: every cell as Arrow-backed text
+# ---------------------------------------------------------------------------------------------
+
+class TestReadCsvText:
+    def read(self, data: bytes):
+        return read_csv_text(Path("f.csv"), "src", data=data)
+
+    def test_all_text_no_na_inference(self):
+        raw = self.read(b'\xef\xbb\xbf"iso","code","n"\r\n"NA",007,\r\nNaN,None,1.50\r\n')
+        assert list(raw.columns) == ["iso", "code", "n"]  # BOM dropped
+        assert (raw.dtypes == "string[pyarrow]").all()
+        assert raw.to_dict("list") == {"iso": ["NA", "NaN"], "code": ["007", "None"], "n": ["", "1.50"]}
+
+    def test_quoted_newline_and_blank_lines(self):
+        raw = self.read(b'a,b\n\n1,"x\ny"\n\n2,z\n')
+        assert raw.to_dict("list") == {"a": ["1", "2"], "b": ["x\ny", "z"]}
+
+    def test_header_only(self):
+        for data in (b"a,b\n", b"a,b"):
+            raw = self.read(data)
+            assert list(raw.columns) == ["a", "b"] and raw.empty
+
+    @pytest.mark.parametrize("data, problem", [
+        (b"", "is empty"), (b"\xef\xbb\xbf\r\n", "is empty"),
+        (b"a,b\n1,2\n3\n", "Expected 2 columns, got 1"),
+        (b"a,b\n1,2,3\n", "Expected 2 columns, got 3"),
+        (b"a,b\n1,\xff\n", "invalid UTF8"),
+        (b"a,b,a\n1,2,3\n", r"duplicate column name\(s\) \['a'\]"),
+    ])
+    def test_unreadable_is_source_error(self, data, problem):
+        with pytest.raises(SourceError, match=problem):
+            self.read(data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +153,12 @@ class TestClimactor:
         assert fuji["admin_1"] == "Shizuoka Prefecture"
         assert fuji["region"] == "East Asia and the Pacific"
         assert t.notes["non_utf8_bytes_decoded"] == 6
+
+    def test_decode_in_chunks_is_one_decode(self):
+        raw = (FIXTURES / "climactor_dec2022" / FILES["climactor_dec2022"]).read_bytes()
+        whole = raw.decode("utf-8-sig", errors=climactor_contextuals.ERROR_HANDLER).encode("utf-8")
+        for chunk in (1, 2, 3, 7, 1 << 22):  # a chunk may end inside a multi-byte character
+            assert climactor_contextuals.decode(io.BytesIO(raw), chunk=chunk) == (whole, 6)
 
     def test_error_handler_is_registered(self):
         import codecs
@@ -160,7 +214,7 @@ class TestClimactor:
         dec, sep = fixture("climactor_dec2022"), fixture("climactor_sep2022")
         a = dec.data[dec.data["name"] == "!Kheis"].drop(columns="source_row").reset_index(drop=True)
         b = sep.data[sep.data["name"] == "!Kheis"].drop(columns="source_row").reset_index(drop=True)
-        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(a, b, check_categorical=False)  # each file has its own categories
 
     def test_mojibake_and_r_escapes_repaired(self):
         t = fixture("climactor_sep2022")
@@ -326,6 +380,27 @@ class TestDot1:
         assert ex[11] == "COUNTRY is not 1220 (Canada) or 2010 (Mexico): '4000'"
         assert ex[12] == "VALUE is not a non-negative integer: '12.5'"
 
+    def test_out_of_range_values_are_excluded_not_wrapped_or_a_crash(self, tmp_path):
+        src = (FIXTURES / "bts_dot1_201501" / FILES["bts_dot1_201501"]).read_bytes()
+        p = tmp_path / FILES["bts_dot1_201501"]
+        p.write_bytes(src.replace(b",1220,4647,0,", b",1220,12345678901234567890,0,")  # row 1: VALUE
+                      .replace(b",4879,10,82,2,X,01,", b",4879,10,82,2,X,13,")  # row 2: MONTH
+                      .replace(b",123456,0,500,1,X,01,2015", b",123456,0,500,1,X,01,3000"))  # row 3: YEAR
+        t = bts_dot1.read(p, "bts_dot1_201501")
+        check_contract(t, "bts_dot1_201501")
+        ex = excluded(t)
+        assert len(ex) == 4 + 3
+        assert ex[1] == "VALUE has more than 18 digits: '12345678901234567890'"
+        assert ex[2] == "MONTH is not 1-12: '13'"
+        assert ex[3] == "YEAR is outside 1678-2261: '3000'"
+
+    def test_codes_no_step_groups_by_are_categorical(self):
+        t = fixture("bts_dot1_201501")
+        assert {c for c in t.data.columns if isinstance(t.data[c].dtype, pd.CategoricalDtype)} == set(
+            bts_dot1.CATEGORICAL)
+        # the trade step groups by these: categoricals would group by every category
+        assert (t.data[["port_code", "partner_country_iso3", "flow", "mode"]].dtypes == "string[pyarrow]").all()
+
     def test_missing_column_is_source_error(self, tmp_path):
         p = tmp_path / FILES["bts_dot1_201501"]
         p.write_bytes(b"TRDTYPE,USASTATE\r\n1,AK\r\n")
@@ -400,6 +475,16 @@ class TestTexasPorts:
         ex = excluded(fixture("bts_texas_ports"))
         assert ex == {6: "TradeValue is not a whole number of USD: '1234.5'",
                       7: "TradeType is not Export/Import: 'Transit'"}
+
+    def test_whole_number_beyond_int64_is_excluded(self, tmp_path):
+        p = tmp_path / FILES["bts_texas_ports"]
+        p.write_text("Year,PortCode,Port,Mode,TradeType,TradeValue,Weight,FreightCharges,Region,Lat,Lon,WeightLb\n"
+                     "2015,2304,Laredo,Truck,Export,99999999999999999999.0,,,South,27.5,-99.5,\n"
+                     "2015,2304,Laredo,Truck,Import,999999999999999999.0,,,South,27.5,-99.5,\n")
+        t = bts_texas_ports.read(p, "bts_texas_ports")
+        check_contract(t, "bts_texas_ports")
+        assert excluded(t) == {1: "TradeValue has more than 18 digits: '99999999999999999999.0'"}
+        assert row(t, 2)["value_usd"] == 999999999999999999
 
 
 # ---------------------------------------------------------------------------------------------

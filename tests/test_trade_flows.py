@@ -5,12 +5,14 @@ import csv
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from etl import schema
 from etl.fetch import file_name, source_entry
 from etl.sources import READERS
+from etl.sources.base import make_exclusions
 from etl.steps import trade_flows as step
 from tests.conftest import FIXTURES, requires_mirror
 
@@ -231,6 +233,28 @@ def test_texas_repeated_row_and_unknown_mode_excluded(tables, result):
 
 
 # --------------------------------------------------------------------------- ITA
+
+def test_exclusion_raw_values_are_json_of_each_rows_text(tables):
+    """make_exclusions builds the JSON column by column; it must equal json.dumps of each row's
+    ``to_dict("records")`` values (None for missing, else str), whatever the column types."""
+    odd = pd.DataFrame({
+        "source_row": pd.array(range(1, 8), dtype="Int64"),
+        "text": ["a", None, 'é"\\', "", np.nan, "a", "\ud800"],
+        "float": [0.0, -0.0, np.nan, 1e16, 0.1, 1e15, 3.0],
+        "Float32": pd.array([0.1, None, 2.5, -0.0, 0.0, 7.0, 1 / 3], dtype="Float32"),
+        "Int64": pd.array([1, None, 3, 3, -5, 0, 2 ** 60], dtype="Int64"),
+        "bool": [True, False] * 3 + [True],
+        "date": pd.to_datetime(["2015-01-01", None, "2020-02-29 12:30", "2015-01-01", None, "1999-12-31",
+                                "2015-01-01"], format="mixed"),
+        "mixed": [1, 1.0, True, "1", None, pd.NA, -0.0],
+        "arrow": pd.array(["x", None, "y", "x", "", "ü", "x"], dtype="string[pyarrow]"),
+        "category": pd.Categorical(["u", None, "v", "u", "u", "w", None]),
+    })
+    for frame in [odd, odd.iloc[[2, 0, 5]], tables[step.TEXAS].data, tables[step.DOT1].data]:
+        want = [json.dumps({k: None if pd.isna(v) else str(v) for k, v in rec.items()}, ensure_ascii=False,
+                           sort_keys=True) for rec in frame.drop(columns="source_row").to_dict("records")]
+        assert make_exclusions("x", frame, "why")["raw_values"].tolist() == want
+
 
 def test_ita_values_flags_and_codes(flows):
     ita = flows[flows["source_id"] == step.ITA]

@@ -371,6 +371,8 @@ def load_gazetteer(min_population: int = 500, use_disk_cache: bool = True) -> Ga
     use_disk_cache = use_disk_cache and os.environ.get("CITY_COMMITMENTS_CACHE", "") != "off"
     cdir = _cache_dir() / f"gazetteer-{min_population}-{_cache_key(min_population)}"
     g = None
+    if use_disk_cache:
+        _wait_for_background_build(cdir)
     if use_disk_cache and (cdir / "done").exists():
         try:
             g = _read_cache(cdir)
@@ -387,6 +389,48 @@ def load_gazetteer(min_population: int = 500, use_disk_cache: bool = True) -> Ga
     _ = g.key_map  # the scalar look-up dict is part of the load, not of the first resolve
     g.load_seconds = time.perf_counter() - t0
     return g
+
+
+def build_cache_in_background(min_population: int = 500):
+    """Start building the disk cache in a child process when it is missing; return a function
+    that waits for it (returns at once if there was nothing to build).
+
+    A cold build spends ~4 s indexing the gazetteer while the second core idles; the build
+    starts this before reading the sources, so the index is ready when resolution needs it.
+    The child writes the same cache ``load_gazetteer`` reads (its writes are atomic); if it
+    fails, ``load_gazetteer`` simply builds the index itself."""
+    from etl.background import start_python
+
+    if os.environ.get("CITY_COMMITMENTS_CACHE", "") == "off":
+        return lambda: None
+    cdir = _cache_dir() / f"gazetteer-{min_population}-{_cache_key(min_population)}"
+    if (cdir / "done").exists():
+        return lambda: None
+    child = start_python(f"from etl.places.gazetteer import load_gazetteer; load_gazetteer({min_population})")
+    cdir.parent.mkdir(parents=True, exist_ok=True)
+    _building_marker(cdir).write_text(str(child.pid))
+    return child.wait
+
+
+def _building_marker(cdir: Path) -> Path:
+    return cdir.parent / f".{cdir.name}.building"
+
+
+def _wait_for_background_build(cdir: Path, timeout_s: float = 300.0) -> None:
+    """If ``build_cache_in_background`` is writing this cache, wait for it rather than index twice."""
+    marker = _building_marker(cdir)
+    try:
+        pid = int(marker.read_text())
+    except (OSError, ValueError):
+        return
+    if pid == os.getpid():   # this is the background build itself
+        return
+    from etl.background import pid_alive
+
+    deadline = time.monotonic() + timeout_s
+    while not (cdir / "done").exists() and time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    marker.unlink(missing_ok=True)
 
 
 def _write_cache(g: Gazetteer, final: Path) -> None:

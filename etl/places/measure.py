@@ -42,7 +42,10 @@ def build_mentions(mirror: Path) -> tuple[pd.DataFrame, Path | None]:
 
     paths = source_paths(mirror)
     tables = {sid: READERS[sid](p, sid) for sid, p in paths.items() if p.exists()}
-    mentions = pd.concat([step.mentions(tables) for step in fact_steps()], ignore_index=True)
+    # steps keep some mention columns as categoricals; as text they concatenate cleanly
+    frames = [m.astype({c: "string" for c in m.columns if isinstance(m[c].dtype, pd.CategoricalDtype)})
+              for m in (step.mentions(tables) for step in fact_steps())]
+    mentions = pd.concat(frames, ignore_index=True)
     return mentions, paths.get("climactor_country_dict")
 
 

@@ -63,6 +63,136 @@ def load_suites(directory: Path = VALIDATIONS, resources: list[str] | None = Non
     return suites
 
 
+def load_build_report(build_dir: Path) -> dict | None:
+    path = Path(build_dir) / "build_report.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def run_all(frames: dict[str, pd.DataFrame], build_report: dict | None, suites_dir: Path, names: list[str],
+            primary_keys: dict[str, list[str]], report_path: str = "build_report.json") -> list[CheckResult]:
+    """The gate's expectations part: the suites of ``suites_dir`` on ``frames``, plus a warning
+    when the build report (bounds relative to the raw files) is missing."""
+    results = []
+    if build_report is None:
+        results.append(CheckResult(SUITE, None, "build-report", report_path, ok=False,
+                                   severity=WARNING, message="build_report.json is missing: bounds relative "
+                                   "to the raw files cannot be checked"))
+    try:
+        suites = load_suites(suites_dir, names)
+    except (SuiteError, ValueError) as exc:   # ValueError: a file that is not JSON
+        suites = {}
+        results.append(CheckResult(SUITE, None, "suites", str(suites_dir), ok=False, message=str(exc)))
+    return results + run_suites(frames, build_report, suites, primary_keys)
+
+
+# ---- suites started early, by the build -------------------------------------------------------
+# Importing GX takes ~4.5 s and the suites ~2 s, while the build runs on one core. So the build
+# starts a child that imports GX while the build works and runs the suites once the build has
+# written its files; the gate then takes those results if they were computed on exactly the
+# bytes it checks (a fingerprint of the files, the suites and this module), and otherwise runs
+# the suites itself. The child works in ``<build>/.gx``.
+EARLY_DIR = ".gx"
+
+
+def fingerprint(build_dir: Path, suites_dir: Path, names: list[str]) -> str:
+    """sha256 over everything the suites' results depend on."""
+    import hashlib
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    paths = [Path(build_dir) / "data" / f"{n}.parquet" for n in names] + [Path(build_dir) / "build_report.json"]
+    paths += sorted(Path(suites_dir).glob("*.json"))
+    for path in paths:
+        h.update(path.name.encode() + b"\0")
+        h.update(path.read_bytes() if path.exists() else b"<missing>")
+    return h.hexdigest()
+
+
+class EarlyRun:
+    """Handle of the child started by ``start_early``: the build calls ``ready()`` once its files
+    are written, or ``abort()``; if the build dies, the child notices and exits."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+
+    def ready(self) -> None:
+        (self.workdir / "ready").write_text("ok\n")
+
+    def abort(self) -> None:
+        (self.workdir / "abort").write_text("abort\n")
+
+
+def start_early(build_dir: Path, suites_dir: Path, names: list[str], primary_keys: dict[str, list[str]]) -> EarlyRun:
+    import shutil
+
+    from etl.background import start_python
+
+    workdir = Path(build_dir) / EARLY_DIR
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    spec = {"build_dir": str(build_dir), "suites_dir": str(suites_dir), "names": names, "pks": primary_keys,
+            "parent": os.getpid()}
+    (workdir / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    proc = start_python("import sys; from etl.quality.expectations import early_main; early_main(sys.argv[1])",
+                        str(workdir), detach=True)
+    (workdir / "pid").write_text(str(proc.pid))
+    return EarlyRun(workdir)
+
+
+def early_main(workdir: str) -> None:
+    """The child: import GX, wait for the build, run the suites, write ``out.pickle``."""
+    import pickle
+    import time
+
+    import pyarrow.parquet as pq
+
+    wd = Path(workdir)
+    spec = json.loads((wd / "spec.json").read_text(encoding="utf-8"))
+    _context()
+    while not (wd / "ready").exists():
+        if (wd / "abort").exists() or (os.getppid() != spec["parent"] and not (wd / "ready").exists()):
+            return
+        time.sleep(0.05)
+    build_dir, suites_dir = Path(spec["build_dir"]), Path(spec["suites_dir"])
+    frames = {}
+    for name in spec["names"]:
+        try:
+            frames[name] = frame_for_gx(pq.read_table(build_dir / "data" / f"{name}.parquet"))
+        except Exception:  # noqa: BLE001 - unreadable here means unreadable for the gate too
+            continue
+    stamp = fingerprint(build_dir, suites_dir, spec["names"])
+    results = run_all(frames, load_build_report(build_dir), suites_dir, spec["names"], spec["pks"],
+                      str(build_dir / "build_report.json"))
+    tmp = wd / "out.pickle.tmp"
+    tmp.write_bytes(pickle.dumps({"fingerprint": stamp, "frames": sorted(frames), "results": results}))
+    tmp.replace(wd / "out.pickle")
+
+
+def early_results(build_dir: Path, suites_dir: Path, names: list[str], frames: list[str],
+                  timeout_s: float = 300.0) -> list[CheckResult] | None:
+    """The child's results if it ran on exactly these files (waiting while it runs); else None."""
+    import pickle
+    import time
+
+    wd = Path(build_dir) / EARLY_DIR
+    out = wd / "out.pickle"
+    try:
+        pid = int((wd / "pid").read_text())
+    except (OSError, ValueError):
+        return None
+    from etl.background import pid_alive
+
+    deadline = time.monotonic() + timeout_s
+    while not out.exists() and time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    try:
+        data = pickle.loads(out.read_bytes())
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None
+    if data["fingerprint"] != fingerprint(build_dir, suites_dir, names) or data["frames"] != sorted(frames):
+        return None
+    return data["results"]
+
+
 def _lookup(report: dict | None, dotted: str) -> Any:
     node: Any = report
     for part in dotted.split("."):

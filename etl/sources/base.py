@@ -5,13 +5,15 @@ with the source, the 1-based data row number and a reason, plus its raw values.
 """
 from __future__ import annotations
 
-import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 EXCLUSION_COLUMNS = ["source_id", "source_row", "reason", "raw_values"]
 
@@ -44,29 +46,85 @@ def make_exclusions(source_id: str, raw_rows: pd.DataFrame, reason: str | pd.Ser
     """Exclusion rows for ``raw_rows`` (which must carry ``source_row``), raw values kept as JSON."""
     if raw_rows.empty:
         return empty_exclusions()
-    values = raw_rows.drop(columns=["source_row"])
-    raw_json = [json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in rec.items()}, ensure_ascii=False, sort_keys=True)
-                for rec in values.to_dict("records")]
     out = pd.DataFrame({
         "source_id": source_id,
         "source_row": raw_rows["source_row"].astype("Int64").to_numpy(),
         "reason": reason if isinstance(reason, str) else reason.to_numpy(),
-        "raw_values": raw_json,
+        "raw_values": raw_values_json(raw_rows.drop(columns=["source_row"])),
     })
     return out.astype({"source_id": "string", "reason": "string", "raw_values": "string"})
 
 
-def read_csv_text(path: Path, source_id: str, text: str | None = None) -> pd.DataFrame:
-    """Every cell as text, nothing turned into NaN: the literal "NA" is Namibia in one file and
-    Nayarit in another, so each reader decides what is missing. A BOM is dropped."""
+def raw_values_json(values: pd.DataFrame) -> list[str]:
+    """Each row as ``json.dumps({column: None if missing else str(value)}, ensure_ascii=False,
+    sort_keys=True)`` of its ``to_dict("records")`` values, byte for byte.
+
+    Built column by column, each distinct value encoded once: a json.dumps per row took seconds
+    per 100,000 excluded rows, and exclusions grow with the inputs. Column names must be str.
+    """
+    members = []
+    for name in sorted(values.columns):
+        codes, texts = _text_codes(values[name])
+        key = json.dumps(name, ensure_ascii=False) + ": "
+        encoded = np.array([key + json.dumps(t, ensure_ascii=False) for t in texts] + [key + "null"], dtype=object)
+        members.append(encoded[codes].tolist())  # code -1 (missing) takes the last: null
+    if not members:
+        return ["{}"] * len(values)
+    return ["{" + ", ".join(row) + "}" for row in zip(*members)]
+
+
+def _text_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Per value a code into distinct texts (``str(value)``), -1 where missing (``pd.isna``)."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        category_codes, texts = _text_codes(pd.Series(dtype.categories))
+        codes = column.cat.codes.to_numpy()
+        return np.where(codes >= 0, category_codes[codes], -1), texts
+    if dtype.kind == "f":  # compared by their bits: 0.0 == -0.0, yet they print differently
+        values = column.to_numpy(dtype=getattr(dtype, "numpy_dtype", dtype), na_value=np.nan)
+        codes, bits = pd.factorize(values.view(f"i{values.itemsize}"))
+        codes[np.isnan(values)] = -1
+        return codes, [str(v) for v in bits.view(values.dtype).tolist()]
+    # Equal values print alike for these; mixed objects (1 == 1.0 == True) are printed value by
+    # value before they are compared.
+    if not (dtype.kind in "iubmM" or isinstance(dtype, pd.StringDtype)
+            or (dtype == object and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"))):
+        column = pd.Series([None if pd.isna(v) else str(v) for v in column], dtype=object)
+    codes, uniques = pd.factorize(column)
+    return codes, [str(u) for u in uniques]
+
+
+def read_csv_text(path: Path, source_id: str, data: bytes | bytearray | None = None) -> pd.DataFrame:
+    """Every cell as text, nothing turned into NA: the literal "NA" is Namibia in one file and
+    Nayarit in another, so each reader decides what is missing. A BOM is dropped.
+
+    Parsed by pyarrow into Arrow-backed strings ("string[pyarrow]"): about the file's own size in
+    memory and vectorised ``.str`` methods, where one Python str per cell costs ~50 bytes and a
+    Python call per operation (the 100x benchmark, issue #10). ``data``: the file's bytes, when the
+    reader has repaired them (they must be valid UTF-8). A row with too few or too many fields is a
+    SourceError (pandas padded short rows with NaN).
+    """
     path = Path(path)
+    if data is None:
+        data = path.read_bytes()
+    header = re.match(rb"(?:\xef\xbb\xbf)?[\r\n]*[^\n]*\n?", data).group()
+    if len(header) == len(data) and not header.endswith(b"\n"):
+        data = header = header + b"\n"  # header only, no line end: pyarrow sees no columns
     try:
-        return pd.read_csv(io.StringIO(text) if text is not None else path, dtype=str, keep_default_na=False,
-                           na_filter=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError as exc:
-        raise SourceError(source_id, f"{path.name} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        # Column names first (BOM and blank lines before them skipped), to read every column as text.
+        names = pacsv.read_csv(pa.py_buffer(header)).column_names
+        table = pacsv.read_csv(
+            pa.py_buffer(data), parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            raise SourceError(source_id, f"{path.name} is empty") from exc
         raise SourceError(source_id, f"{path.name} cannot be read as a UTF-8 CSV: {exc}") from exc
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise SourceError(source_id, f"{path.name}: duplicate column name(s) {duplicated}")
+    return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow")}.get)
 
 
 def require_columns(raw: pd.DataFrame, columns: list[str], source_id: str, file_name: str) -> None:

@@ -24,13 +24,24 @@ Quirks handled, and why:
 
 Exclusions (the reason names the column and value; several reasons are joined with "; "):
 TRDTYPE not 1/2, COUNTRY not 1220/2010, unknown DISAGMOT, a malformed DEPE, a blank or
-non-integer VALUE, a non-integer SHIPWT/FREIGHT_CHARGES, a bad MONTH/YEAR.
+non-integer VALUE, a non-integer SHIPWT/FREIGHT_CHARGES, an integer of 19+ digits (beyond
+Int64), a bad MONTH/YEAR (also a year outside 1678-2261, which datetime64[ns] cannot hold).
+
+Codes are Arrow-backed strings ("string[pyarrow]"), integers are parsed by Arrow and every
+check is vectorised: Python runs only per excluded row (its reason), so memory and time grow
+with the file's bytes (the 100x benchmark, issue #10). Code columns no later step reads are
+categoricals (``CATEGORICAL``: a byte a row where a short string costs ~10); the columns the
+trade step groups by stay strings (a categorical key would group by every category).
 """
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
 
@@ -42,69 +53,94 @@ MODES = {"1": "vessel", "3": "air", "4": "mail", "5": "truck", "6": "rail", "7":
          "9": "foreign_trade_zone"}
 # Export modes for which BTS does not collect shipping weight (reported as 0).
 SURFACE_MODES = ["4", "5", "6", "7", "8"]
+YEARS = (1678, 2261)  # whole years datetime64[ns] can hold
+TEXT = "string[pyarrow]"
+CATEGORICAL = ["trade_type", "us_state", "port_level", "district_code", "mode_code", "mex_state", "mex_state_raw",
+               "can_prov", "can_prov_raw", "country_code", "df", "cont_code"]
 OUTPUT_DTYPES = {
-    "source_row": "Int64", "trade_type": "string", "flow": "string", "us_state": "string",
-    "port_code": "string", "port_level": "string", "district_code": "string", "mode_code": "string",
-    "mode": "string", "mex_state": "string", "mex_state_raw": "string", "can_prov": "string",
-    "can_prov_raw": "string", "country_code": "string", "partner_country_iso3": "string",
-    "value_usd": "Int64", "shipping_weight_kg": "Int64", "freight_charges_usd": "Int64", "df": "string",
-    "cont_code": "string", "year": "Int64", "month": "Int64", "period_start": "datetime64[ns]",
+    "source_row": "Int64", "trade_type": "category", "flow": TEXT, "us_state": "category",
+    "port_code": TEXT, "port_level": "category", "district_code": "category", "mode_code": "category",
+    "mode": TEXT, "mex_state": "category", "mex_state_raw": "category", "can_prov": "category",
+    "can_prov_raw": "category", "country_code": "category", "partner_country_iso3": TEXT,
+    "value_usd": "Int64", "shipping_weight_kg": "Int64", "freight_charges_usd": "Int64", "df": "category",
+    "cont_code": "category", "year": "Int64", "month": "Int64", "period_start": "datetime64[ns]",
 }
 
 
-def _join_reasons(reasons: list[pd.Series], index: pd.Index) -> pd.Series:
-    out = pd.Series("", index=index, dtype="string")
-    for r in reasons:
-        r = r.astype("string").fillna("")
-        out = out.where(r == "", out.where(out == "", out + "; ") + r)
-    return out
+def _reason(bad: pd.Series, text: str, values: pd.Series) -> pd.Series:
+    """``text`` + the repr of the value, on the rows of ``bad`` only (Python touches excluded rows alone)."""
+    return text + values[bad.to_numpy(dtype=bool)].astype(object).map(repr)
 
 
-def _reason(mask: pd.Series, text: pd.Series | str) -> pd.Series:
-    return pd.Series(pd.NA, index=mask.index, dtype="string").mask(mask, text)
+def _join_reasons(reasons: list[pd.Series]) -> pd.Series:
+    """One "; "-separated reason per excluded row (index: the rows), in the order of ``reasons``."""
+    reasons = [r for r in reasons if len(r)]
+    return pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join) if reasons else pd.Series(dtype=object)
+
+
+def _strip(col: pd.Series) -> pd.Series:
+    """``col.str.strip()``, or ``col`` itself when no value changes (no second copy of the column)."""
+    values = pa.array(col)
+    stripped = pc.utf8_trim_whitespace(values)
+    return col if stripped.equals(values) else pd.Series(pd.arrays.ArrowStringArray(stripped), index=col.index)
+
+
+def _to_int(s: pd.Series) -> pd.Series:
+    """Int64 from digit strings (at most 18 digits, so no overflow), <NA> otherwise; parsed by Arrow."""
+    ints = pc.cast(pa.array(s.where(s.str.fullmatch(r"\d{1,18}"))), pa.int64())
+    return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=s.index)
 
 
 def read(path: Path, source_id: str) -> SourceTable:
-    path = Path(path)
+    table = _read(Path(path), source_id)
+    # pandas' .str accessor leaves each Series it touched in a reference cycle, so the raw columns and
+    # temporaries would outlive _read until a full GC, and Arrow's allocator keeps the pages it freed:
+    # hand both back now, so the next stages start from the live data only (issue #10).
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    return table
+
+
+def _read(path: Path, source_id: str) -> SourceTable:
     raw = read_csv_text(path, source_id)
     raw.columns = [c.strip() for c in raw.columns]
     require_columns(raw, COLUMNS, source_id, path.name)
 
     raw = raw[COLUMNS]
     n = len(number_rows(raw))
-    # pyarrow-backed strings for the work (fast on 26k rows); the output is cast to "string".
-    s = {c: raw[c].astype("string[pyarrow]").str.strip() for c in COLUMNS}
+    s = {c: _strip(raw[c]) for c in COLUMNS}
+    ints = {c: _to_int(s[c]) for c in ["VALUE", "SHIPWT", "FREIGHT_CHARGES", "MONTH", "YEAR"]}
+    year, month = ints["YEAR"], ints["MONTH"]
+    year_ok = s["YEAR"].str.fullmatch(r"\d{4}")
+    month_ok = s["MONTH"].str.fullmatch(r"0?[1-9]|1[0-2]")
 
     reasons = [
-        _reason(~s["TRDTYPE"].isin(list(FLOWS)), "TRDTYPE is not 1 (export) or 2 (import): " + s["TRDTYPE"].map(repr)),
-        _reason(~s["COUNTRY"].isin(list(PARTNERS)), "COUNTRY is not 1220 (Canada) or 2010 (Mexico): "
-                + s["COUNTRY"].map(repr)),
-        _reason(~s["DISAGMOT"].isin(list(MODES)), "unknown DISAGMOT (mode) code: " + s["DISAGMOT"].map(repr)),
-        _reason(~s["DEPE"].str.fullmatch(r"\d{4}|\d{2}XX"), "DEPE is not a Schedule D port code: "
-                + s["DEPE"].map(repr)),
-        _reason(~s["VALUE"].str.fullmatch(r"\d+"), "VALUE is not a non-negative integer: " + s["VALUE"].map(repr)),
-        _reason(~s["SHIPWT"].str.fullmatch(r"\d*"), "SHIPWT is not an integer: " + s["SHIPWT"].map(repr)),
-        _reason(~s["FREIGHT_CHARGES"].str.fullmatch(r"\d*"), "FREIGHT_CHARGES is not an integer: "
-                + s["FREIGHT_CHARGES"].map(repr)),
-        _reason(~s["MONTH"].str.fullmatch(r"0?[1-9]|1[0-2]"), "MONTH is not 1-12: " + s["MONTH"].map(repr)),
-        _reason(~s["YEAR"].str.fullmatch(r"\d{4}"), "YEAR is not a 4-digit year: " + s["YEAR"].map(repr)),
+        _reason(~s["TRDTYPE"].isin(list(FLOWS)), "TRDTYPE is not 1 (export) or 2 (import): ", s["TRDTYPE"]),
+        _reason(~s["COUNTRY"].isin(list(PARTNERS)), "COUNTRY is not 1220 (Canada) or 2010 (Mexico): ", s["COUNTRY"]),
+        _reason(~s["DISAGMOT"].isin(list(MODES)), "unknown DISAGMOT (mode) code: ", s["DISAGMOT"]),
+        _reason(~s["DEPE"].str.fullmatch(r"\d{4}|\d{2}XX"), "DEPE is not a Schedule D port code: ", s["DEPE"]),
+        _reason(~s["VALUE"].str.fullmatch(r"\d+"), "VALUE is not a non-negative integer: ", s["VALUE"]),
+        _reason(~s["SHIPWT"].str.fullmatch(r"\d*"), "SHIPWT is not an integer: ", s["SHIPWT"]),
+        _reason(~s["FREIGHT_CHARGES"].str.fullmatch(r"\d*"), "FREIGHT_CHARGES is not an integer: ",
+                s["FREIGHT_CHARGES"]),
+        *[_reason(s[c].str.fullmatch(r"\d{19,}"), f"{c} has more than 18 digits: ", s[c])
+          for c in ["VALUE", "SHIPWT", "FREIGHT_CHARGES"]],
+        _reason(~month_ok, "MONTH is not 1-12: ", s["MONTH"]),
+        _reason(~year_ok, "YEAR is not a 4-digit year: ", s["YEAR"]),
+        _reason(year_ok & ~year.between(*YEARS).fillna(False), f"YEAR is outside {YEARS[0]}-{YEARS[1]}: ", s["YEAR"]),
     ]
-    reason = _join_reasons(reasons, raw.index)
-    bad = reason != ""
+    reason = _join_reasons(reasons)
+    bad = raw.index.isin(reason.index)
 
-    def to_int(col: str) -> pd.Series:
-        v = s[col].where(s[col].str.fullmatch(r"\d+"))
-        return pd.to_numeric(v, errors="coerce").astype("Int64")
+    # The first day of the month, on rows with a valid month and year (the others are excluded).
+    ok_date = (month_ok & year.between(*YEARS).fillna(False)).to_numpy(dtype=bool)
+    period = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    months = (year[ok_date].to_numpy("int64") - 1970) * 12 + month[ok_date].to_numpy("int64") - 1
+    period[ok_date] = months.astype("datetime64[M]")
 
     port = s["DEPE"]
-    port_level = pd.Series("port", index=raw.index, dtype="string")
+    port_level = pd.Series("port", index=raw.index, dtype=TEXT)
     port_level = port_level.mask(port.str.endswith("XX"), "district").mask(port == "70XX", "low_value")
-    year, month = to_int("YEAR"), to_int("MONTH")
-    ok_date = year.notna() & month.notna()
-    period = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    period[ok_date] = pd.to_datetime(pd.DataFrame({"year": year[ok_date].astype("int64"),
-                                                   "month": month[ok_date].astype("int64"), "day": 1}))
-
     weight_not_collected = (s["TRDTYPE"] == "1") & s["DISAGMOT"].isin(SURFACE_MODES) & (s["SHIPWT"] == "0")
 
     def blank_or_xx(col: str) -> pd.Series:
@@ -113,31 +149,31 @@ def read(path: Path, source_id: str) -> SourceTable:
     out = pd.DataFrame({
         "source_row": raw["source_row"],
         "trade_type": s["TRDTYPE"],
-        "flow": s["TRDTYPE"].map(FLOWS, na_action="ignore"),
+        "flow": s["TRDTYPE"].map(FLOWS, na_action="ignore").astype(TEXT),
         "us_state": s["USASTATE"].mask(s["USASTATE"] == ""),
         "port_code": port,
         "port_level": port_level,
         "district_code": port.str[:2],
         "mode_code": s["DISAGMOT"],
-        "mode": s["DISAGMOT"].map(MODES, na_action="ignore"),
+        "mode": s["DISAGMOT"].map(MODES, na_action="ignore").astype(TEXT),
         "mex_state": blank_or_xx("MEXSTATE"),
         "mex_state_raw": raw["MEXSTATE"],
         "can_prov": blank_or_xx("CANPROV"),
         "can_prov_raw": raw["CANPROV"],
         "country_code": s["COUNTRY"],
-        "partner_country_iso3": s["COUNTRY"].map(PARTNERS, na_action="ignore"),
-        "value_usd": to_int("VALUE"),
-        "shipping_weight_kg": to_int("SHIPWT").mask(weight_not_collected),
-        "freight_charges_usd": to_int("FREIGHT_CHARGES"),
+        "partner_country_iso3": s["COUNTRY"].map(PARTNERS, na_action="ignore").astype(TEXT),
+        "value_usd": ints["VALUE"],
+        "shipping_weight_kg": ints["SHIPWT"].mask(weight_not_collected),
+        "freight_charges_usd": ints["FREIGHT_CHARGES"],
         "df": s["DF"].mask(s["DF"] == ""),
         "cont_code": s["CONTCODE"].mask(s["CONTCODE"] == ""),
         "year": year,
         "month": month,
-        "period_start": period,
-    }).astype(OUTPUT_DTYPES)[list(OUTPUT_DTYPES)]
+        "period_start": pd.Series(period, index=raw.index),
+    }, copy=False)
 
-    exclusions = make_exclusions(source_id, raw[bad], reason[bad]) if bad.any() else empty_exclusions()
-    data = out[~bad].reset_index(drop=True)
+    exclusions = make_exclusions(source_id, raw[bad], reason) if bad.any() else empty_exclusions()
+    data = out[~bad].reset_index(drop=True) if bad.any() else out
     notes = {
         "port_level_counts": {k: int(v) for k, v in data["port_level"].value_counts().items()},
         "xx_port_rows": int(data["port_code"].str.endswith("XX").sum()),
@@ -146,4 +182,5 @@ def read(path: Path, source_id: str) -> SourceTable:
         "mex_state_na_nayarit": int((data["mex_state"] == "NA").sum()),
         "export_weight_zero_as_not_collected": int(weight_not_collected[~bad].sum()),
     }
+    data = data.astype(dict.fromkeys(CATEGORICAL, "category"), copy=False)
     return SourceTable(source_id=source_id, rows_read=n, data=data, exclusions=exclusions, notes=notes)

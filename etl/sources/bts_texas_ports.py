@@ -24,72 +24,98 @@ Quirks handled, and why:
   never add the two together.
 
 Exclusions: a bad Year, PortCode that is not 4 digits, TradeType not Export/Import, a blank or
-non-integral TradeValue, a non-integral FreightCharges, a non-numeric Weight/WeightLb/Lat/Lon.
+non-integral TradeValue, a non-integral FreightCharges, a whole number of 19+ digits (beyond
+Int64), a non-numeric Weight/WeightLb/Lat/Lon.
+
+Text is Arrow-backed ("string[pyarrow]") and the checks are vectorised: Python runs only per
+distinct float text and per excluded row (its reason).
 """
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
 
 COLUMNS = ["Year", "PortCode", "Port", "Mode", "TradeType", "TradeValue", "Weight", "FreightCharges", "Region",
            "Lat", "Lon", "WeightLb"]
 FLOWS = {"Export": "export", "Import": "import"}
+TEXT = "string[pyarrow]"
 OUTPUT_DTYPES = {
-    "source_row": "Int64", "year": "Int64", "port_code": "string", "port_name": "string", "mode": "string",
-    "flow": "string", "partner_country_iso3": "string", "value_usd": "Int64", "weight_tonnes": "float64",
-    "freight_charges_usd": "Int64", "region": "string", "latitude": "float64", "longitude": "float64",
+    "source_row": "Int64", "year": "Int64", "port_code": TEXT, "port_name": TEXT, "mode": TEXT,
+    "flow": TEXT, "partner_country_iso3": TEXT, "value_usd": "Int64", "weight_tonnes": "float64",
+    "freight_charges_usd": "Int64", "region": TEXT, "latitude": "float64", "longitude": "float64",
     "weight_klb": "float64",
 }
 PARTIAL_YEARS = {1993: "April-December only (9 months)"}
 WHOLE = r"\d+(\.0*)?"
 
 
-def _join_reasons(reasons: list[pd.Series], index: pd.Index) -> pd.Series:
-    out = pd.Series("", index=index, dtype="string")
-    for r in reasons:
-        r = r.astype("string").fillna("")
-        out = out.where(r == "", out.where(out == "", out + "; ") + r)
-    return out
+def _reason(bad: pd.Series, text: str, values: pd.Series | None = None) -> pd.Series:
+    """``text`` (+ the repr of the value) on the rows of ``bad`` only (Python touches excluded rows alone)."""
+    rows = bad.to_numpy(dtype=bool)
+    if values is None:
+        return pd.Series(text, index=bad.index[rows], dtype=object)
+    return text + values[rows].astype(object).map(repr)
 
 
-def _reason(mask: pd.Series, text: pd.Series | str) -> pd.Series:
-    return pd.Series(pd.NA, index=mask.index, dtype="string").mask(mask, text)
+def _join_reasons(reasons: list[pd.Series]) -> pd.Series:
+    """One "; "-separated reason per excluded row (index: the rows), in the order of ``reasons``."""
+    reasons = [r for r in reasons if len(r)]
+    return pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join) if reasons else pd.Series(dtype=object)
 
 
 def _whole(s: pd.Series) -> pd.Series:
-    """Exact Int64 from text like "1018926908.0"; <NA> where blank or not whole."""
-    ok = s.str.fullmatch(WHOLE, na=False)
-    return pd.to_numeric(s.where(ok).str.replace(r"\.0*$", "", regex=True), errors="coerce").astype("Int64")
+    """Exact Int64 from text like "1018926908.0" (parsed by Arrow); <NA> where blank, not whole or 19+ digits."""
+    digits = s.where(s.str.fullmatch(r"\d{1,18}(\.0*)?", na=False)).str.replace(r"\.0*$", "", regex=True)
+    ints = pc.cast(pa.array(digits), pa.int64())
+    return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=s.index)
+
+
+def _to_float(s: pd.Series) -> pd.Series:
+    """``pd.to_numeric(s, errors="coerce")`` as float64, each distinct text parsed once."""
+    codes, uniques = pd.factorize(s)
+    values = pd.to_numeric(pd.Series(uniques), errors="coerce").astype("float64").to_numpy()
+    return pd.Series(np.append(values, np.nan)[codes], index=s.index)  # code -1 (missing) takes the NaN
 
 
 def read(path: Path, source_id: str) -> SourceTable:
-    path = Path(path)
+    table = _read(Path(path), source_id)
+    gc.collect()  # free the temporaries and Arrow's freed pages now: see climactor_contextuals.read
+    pa.default_memory_pool().release_unused()
+    return table
+
+
+def _read(path: Path, source_id: str) -> SourceTable:
     raw = read_csv_text(path, source_id)
     require_columns(raw, COLUMNS, source_id, path.name)
 
     raw = raw[COLUMNS]
     n = len(number_rows(raw))
-    s = {c: raw[c].astype("string").str.strip() for c in COLUMNS}
-    floats = {c: pd.to_numeric(s[c].mask(s[c] == ""), errors="coerce").astype("float64")
-              for c in ["Weight", "WeightLb", "Lat", "Lon"]}
+    s = {c: raw[c].str.strip() for c in COLUMNS}
+    floats = {c: _to_float(s[c].mask(s[c] == "")) for c in ["Weight", "WeightLb", "Lat", "Lon"]}
 
     reasons = [
-        _reason(~s["Year"].str.fullmatch(r"\d{4}(\.0*)?"), "Year is not a year: " + s["Year"].map(repr)),
-        _reason(~s["PortCode"].str.fullmatch(r"\d{4}"), "PortCode is not 4 digits: " + s["PortCode"].map(repr)),
-        _reason(~s["TradeType"].isin(list(FLOWS)), "TradeType is not Export/Import: " + s["TradeType"].map(repr)),
+        _reason(~s["Year"].str.fullmatch(r"\d{4}(\.0*)?"), "Year is not a year: ", s["Year"]),
+        _reason(~s["PortCode"].str.fullmatch(r"\d{4}"), "PortCode is not 4 digits: ", s["PortCode"]),
+        _reason(~s["TradeType"].isin(list(FLOWS)), "TradeType is not Export/Import: ", s["TradeType"]),
         _reason(s["TradeValue"] == "", "TradeValue is blank"),
         _reason((s["TradeValue"] != "") & ~s["TradeValue"].str.fullmatch(WHOLE),
-                "TradeValue is not a whole number of USD: " + s["TradeValue"].map(repr)),
+                "TradeValue is not a whole number of USD: ", s["TradeValue"]),
         _reason((s["FreightCharges"] != "") & ~s["FreightCharges"].str.fullmatch(WHOLE),
-                "FreightCharges is not a whole number of USD: " + s["FreightCharges"].map(repr)),
+                "FreightCharges is not a whole number of USD: ", s["FreightCharges"]),
+        *[_reason(s[c].str.fullmatch(r"\d{19,}(\.0*)?"), f"{c} has more than 18 digits: ", s[c])
+          for c in ["TradeValue", "FreightCharges"]],
     ]
     for c, v in floats.items():
-        reasons.append(_reason(v.isna() & (s[c] != ""), f"{c} is not a number: " + s[c].map(repr)))
-    reason = _join_reasons(reasons, raw.index)
-    bad = reason != ""
+        reasons.append(_reason(v.isna() & (s[c] != ""), f"{c} is not a number: ", s[c]))
+    reason = _join_reasons(reasons)
+    bad = raw.index.isin(reason.index)
 
     out = pd.DataFrame({
         "source_row": raw["source_row"],
@@ -106,9 +132,9 @@ def read(path: Path, source_id: str) -> SourceTable:
         "latitude": floats["Lat"],
         "longitude": floats["Lon"],
         "weight_klb": floats["WeightLb"],
-    }).astype(OUTPUT_DTYPES)[list(OUTPUT_DTYPES)]
+    }).astype(OUTPUT_DTYPES)
 
-    exclusions = make_exclusions(source_id, raw[bad], reason[bad]) if bad.any() else empty_exclusions()
+    exclusions = make_exclusions(source_id, raw[bad], reason) if bad.any() else empty_exclusions()
     data = out[~bad].reset_index(drop=True)
     both = data["weight_tonnes"].notna() & data["weight_klb"].notna() & (data["weight_tonnes"] > 1)
     ratio = (data.loc[both, "weight_klb"] / data.loc[both, "weight_tonnes"])

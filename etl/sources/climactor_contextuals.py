@@ -35,26 +35,40 @@ Quirks handled, and why:
 
 Exclusions: a row without a name, an unknown ``entity_type`` or a value that does not parse
 as a number in a numeric column (the reason names the column and the value).
+
+Text columns are Arrow-backed strings ("string[pyarrow]"), those with a small vocabulary
+(``CATEGORICAL``: codes, countries, regions, entity types) categoricals, and the work is
+vectorised: Python runs only per DISTINCT suspicious text (mojibake), per distinct number text
+and per excluded row (its reason), so memory and time grow with the file's bytes, not with a
+Python object per cell (the 100x benchmark, issue #10).
 """
 from __future__ import annotations
 
 import codecs
+import gc
 import re
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
 
 COLUMNS = ["name", "iso", "entity_type", "country", "area", "num_commit", "lat", "lng", "population",
            "population_year", "state", "admin_1", "initiatives_committed", "region"]
 TEXT_COLUMNS = ["name", "iso", "country", "state", "admin_1", "initiatives_committed", "region"]
+TEXT = "string[pyarrow]"
+# Columns with a small, fixed vocabulary (countries, regions, entity types): a byte a row as categoricals.
+CATEGORICAL = ["iso", "entity_type", "entity_type_raw", "country", "region"]
 OUTPUT_DTYPES = {
-    "source_row": "Int64", "name": "string", "iso": "string", "entity_type": "string",
-    "entity_type_raw": "string", "country": "string", "area": "float64", "num_commit": "Int64",
+    "source_row": "Int64", "name": TEXT, "iso": "category", "entity_type": "category",
+    "entity_type_raw": "category", "country": "category", "area": "float64", "num_commit": "Int64",
     "lat": "float64", "lng": "float64", "population": "float64", "population_year": "Int64",
-    "state": "string", "admin_1": "string", "initiatives_committed": "string", "region": "string",
+    "state": TEXT, "admin_1": TEXT, "initiatives_committed": TEXT, "region": "category",
 }
 MISSING = {"", "NA"}
 ENTITY_TYPES = {"city": "City", "region": "Region"}
@@ -75,11 +89,16 @@ def _mac_roman_fallback(exc: UnicodeError):
 codecs.register_error(ERROR_HANDLER, _mac_roman_fallback)
 
 
-def decode(raw: bytes) -> tuple[str, int]:
-    """Decode ``raw`` as UTF-8 (BOM tolerated), invalid bytes as Mac-Roman; return text and count."""
+def decode(stream: BinaryIO, chunk: int = 1 << 22) -> tuple[bytearray, int]:
+    """The stream's bytes as UTF-8 (BOM dropped), the bytes invalid as UTF-8 decoded as Mac-Roman;
+    and how many those were. Chunk by chunk: neither the raw file nor its text is held whole."""
     _state.count = 0
-    text = raw.decode("utf-8-sig", errors=ERROR_HANDLER)
-    return text, _state.count
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors=ERROR_HANDLER)
+    out = bytearray()
+    while block := stream.read(chunk):
+        out += decoder.decode(block).encode("utf-8")
+    out += decoder.decode(b"", final=True).encode("utf-8")
+    return out, _state.count
 
 
 R_ESCAPE = re.compile(r"<U\+([0-9A-Fa-f]{4,6})>")
@@ -133,57 +152,91 @@ def _fix_mojibake(value: str) -> str:
     return value
 
 
+def _text(values: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(values), index=index)
+
+
+def _tidy(values: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """NBSP -> space, strip (Unicode whitespace, as ``str.strip``), ``NA``/empty -> <NA>.
+
+    In Arrow rather than chained ``.str`` calls: pandas' accessor leaves each Series it is used on
+    in a reference cycle, so every intermediate column would stay in memory until a full GC.
+    """
+    text = pc.utf8_trim_whitespace(pc.replace_substring(values, "\xa0", " "))
+    missing = pc.is_in(text, value_set=pa.array(sorted(MISSING), text.type))
+    return _text(pc.if_else(missing, pa.scalar(None, text.type), text), index)
+
+
 def _clean_text(col: pd.Series) -> tuple[pd.Series, int]:
-    """Repair mojibake, NBSP -> space, strip; ``NA``/empty -> <NA>. Python only over unique values."""
-    col = col.astype("string")
-    suspect = col.str.contains(r"[^\x00-\x7f]|<U\+[0-9A-Fa-f]{4,6}>", regex=True, na=False)
-    non_ascii = col[suspect].unique()
-    mapping = {v: fixed for v in non_ascii if (fixed := _fix_mojibake(v)) != v}
-    hit = col.isin(list(mapping))
-    repaired = int(hit.sum())
-    if repaired:
-        col = col.where(~hit, col.map(mapping))
-    col = col.str.replace("\xa0", " ", regex=False).str.strip()
-    return col.mask(col.isin(MISSING)), repaired
+    """Repair mojibake, then ``_tidy``. Python only over the distinct suspect values (non-ASCII or "<U+")."""
+    values, repaired = pa.array(col), 0
+    suspect = pc.or_(pc.invert(pc.string_is_ascii(values)), pc.match_substring(values, "<U+"))
+    mapping = {v: fixed for v in pc.unique(pc.filter(values, suspect)).to_pylist()
+               if (fixed := _fix_mojibake(v)) != v}
+    if mapping:
+        found = pc.index_in(values, value_set=pa.array(list(mapping), values.type))
+        repaired = len(found) - found.null_count
+        values = pc.coalesce(pc.take(pa.array(list(mapping.values()), values.type), found), values)
+    return _tidy(values, col.index), repaired
 
 
-def join_reasons(reasons: list[pd.Series], index: pd.Index) -> pd.Series:
-    """Join per-column reasons (<NA> = fine) into one "; "-separated string per row ("" = keep)."""
-    out = pd.Series("", index=index, dtype="string")
-    for r in reasons:
-        r = r.astype("string").fillna("")
-        sep = out.where(out == "", out + "; ")
-        out = out.where(r == "", sep + r)
-    return out
+def _reason(bad: pd.Series | np.ndarray, text: str, values: pd.Series | None = None) -> pd.Series:
+    """``text`` (then the repr of the value) on the ``bad`` rows only, so Python touches excluded rows alone."""
+    rows = np.asarray(bad, dtype=bool)
+    if values is None:
+        return pd.Series(text, index=bad.index[rows], dtype=object)
+    return text + values[rows].astype(object).map(repr)
+
+
+def join_reasons(reasons: list[pd.Series]) -> pd.Series:
+    """One "; "-separated reason per excluded row (index: the rows), in the order of ``reasons``."""
+    reasons = [r for r in reasons if len(r)]
+    if not reasons:
+        return pd.Series(dtype=object)
+    return pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join)
+
+
+def _to_float(s: pd.Series) -> pd.Series:
+    """``pd.to_numeric(s, errors="coerce")`` as float64, each distinct text parsed once."""
+    codes, uniques = pd.factorize(s)
+    values = pd.to_numeric(pd.Series(uniques), errors="coerce").astype("float64").to_numpy()
+    return pd.Series(np.append(values, np.nan)[codes], index=s.index)  # code -1 (missing) takes the NaN
 
 
 def _parse_number(raw: pd.Series, column: str, extra_missing: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
-    """Float values and a reason series (<NA> where fine) for a numeric column."""
-    s = raw.astype("string").str.strip()
-    missing = s.isin(MISSING | set(extra_missing))
-    cleaned = s.where(~s.str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", na=False), s.str.replace(",", "", regex=False))
-    num = pd.to_numeric(cleaned.mask(missing), errors="coerce").astype("float64")
-    bad = num.isna() & ~missing
-    reason = pd.Series(pd.NA, index=s.index, dtype="string")
-    reason[bad] = f"{column} is not a number: " + s[bad].map(repr)
-    return num, reason
+    """Float values and the reasons (on the rows that do not parse) for a numeric column."""
+    text = pc.utf8_trim_whitespace(pa.array(raw))
+    missing = pc.is_in(text, value_set=pa.array(sorted(MISSING | set(extra_missing)), text.type))
+    missing = missing.to_numpy(zero_copy_only=False)
+    thousands = pc.match_substring_regex(text, r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,765.00"
+    plain = pc.if_else(thousands, pc.replace_substring(text, ",", ""), text)
+    num = _to_float(_text(plain, raw.index).mask(missing))
+    return num, _reason(num.isna().to_numpy() & ~missing, f"{column} is not a number: ", _text(text, raw.index))
 
 
 def _to_int(num: pd.Series, column: str, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     frac = num.notna() & (num % 1 != 0)
-    reason = pd.Series(pd.NA, index=num.index, dtype="string")
-    reason[frac] = f"{column} is not a whole number: " + raw[frac].map(repr)
-    return num.mask(frac).round().astype("Int64"), reason
+    return num.mask(frac).round().astype("Int64"), _reason(frac, f"{column} is not a whole number: ", raw)
 
 
 def read(path: Path, source_id: str) -> SourceTable:
-    path = Path(path)
-    text, non_utf8 = decode(path.read_bytes())
-    raw = read_csv_text(path, source_id, text=text)
+    table = _read(Path(path), source_id)
+    # pandas' .str accessor leaves each Series it touched in a reference cycle, so the raw columns and
+    # temporaries would outlive _read until a full GC, and Arrow's allocator keeps the pages it freed:
+    # hand both back now, so the next stages start from the live data only (issue #10).
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    return table
+
+
+def _read(path: Path, source_id: str) -> SourceTable:
+    with open(path, "rb") as stream:
+        data, non_utf8 = decode(stream)
+    raw = read_csv_text(path, source_id, data=data)
+    del data
     require_columns(raw, COLUMNS, source_id, path.name)
 
     n = len(number_rows(raw))
-    out = pd.DataFrame({"source_row": raw["source_row"]})
     reasons: list[pd.Series] = []
     notes: dict = {"non_utf8_bytes_decoded": non_utf8, "mojibake_repaired": {}}
 
@@ -192,15 +245,11 @@ def read(path: Path, source_id: str) -> SourceTable:
         cleaned[col], repaired = _clean_text(raw[col])
         if repaired:
             notes["mojibake_repaired"][col] = repaired
-    no_name = cleaned["name"].isna()
-    reasons.append(pd.Series(pd.NA, index=raw.index, dtype="string").mask(no_name, "name is missing"))
+    reasons.append(_reason(cleaned["name"].isna(), "name is missing"))
 
-    et_raw = raw["entity_type"].astype("string").str.replace("\xa0", " ", regex=False).str.strip()
-    et_key = et_raw.mask(et_raw.isin(MISSING)).str.lower()
-    et = et_key.map(ENTITY_TYPES, na_action="ignore").astype("string")
-    unknown = et_key.notna() & et.isna()
-    reasons.append(pd.Series(pd.NA, index=raw.index, dtype="string")
-                   .mask(unknown, "unknown entity_type: " + et_raw.map(repr, na_action="ignore")))
+    et_raw = _tidy(pa.array(raw["entity_type"]), raw.index)
+    et = et_raw.map({v: ENTITY_TYPES.get(v.lower()) for v in et_raw.dropna().unique()}).astype(TEXT)
+    reasons.append(_reason(et_raw.notna() & et.isna(), "unknown entity_type: ", et_raw))
 
     area, r = _parse_number(raw["area"], "area", extra_missing=("NaN",))
     reasons.append(r)
@@ -221,38 +270,30 @@ def read(path: Path, source_id: str) -> SourceTable:
     zero_year = year.eq(0).fillna(False)
     year = year.mask(zero_year)
 
-    out["name"] = cleaned["name"]
-    out["iso"] = cleaned["iso"]
-    out["entity_type"] = et
-    out["entity_type_raw"] = raw["entity_type"].astype("string")
-    out["country"] = cleaned["country"]
-    out["area"] = area
-    out["num_commit"] = num_commit
-    out["lat"] = lat
-    out["lng"] = lng
-    out["population"] = population
-    out["population_year"] = year
-    for col in ["state", "admin_1", "initiatives_committed", "region"]:
-        out[col] = cleaned[col]
-    out = out.astype(OUTPUT_DTYPES)[list(OUTPUT_DTYPES)]
+    out = pd.DataFrame({
+        "source_row": raw["source_row"], "name": cleaned["name"], "iso": cleaned["iso"], "entity_type": et,
+        "entity_type_raw": raw["entity_type"], "country": cleaned["country"], "area": area, "num_commit": num_commit,
+        "lat": lat, "lng": lng, "population": population, "population_year": year,
+        **{col: cleaned[col] for col in ["state", "admin_1", "initiatives_committed", "region"]},
+    }, copy=False)
 
-    reason = join_reasons(reasons, raw.index)
-    bad = reason.ne("")
-    exclusions = make_exclusions(source_id, raw[bad], reason[bad]) if bad.any() else empty_exclusions()
+    reason = join_reasons(reasons)
+    bad = raw.index.isin(reason.index)
+    exclusions = make_exclusions(source_id, raw[bad], reason) if bad.any() else empty_exclusions()
 
-    pop_raw = raw["population"].str.strip()
     notes.update({
-        "entity_type_normalised": int((et_raw.notna() & et.notna() & (et_raw != et)).sum()),
+        "entity_type_normalised": int((et.notna() & (et_raw != et)).sum()),
         "area_nan_literal": int((raw["area"].str.strip() == "NaN").sum()),
         "area_thousands_separator": int(raw["area"].str.contains(",", regex=False).sum()),
-        "population_scientific_notation": int(pop_raw.str.contains(r"[eE]", regex=True).sum()),
+        "population_scientific_notation": int(raw["population"].str.contains(r"[eE]", regex=True).sum()),
         "population_non_integral": int((population.notna() & (population % 1 != 0)).sum()),
         "population_year_zero_as_missing": int(zero_year.sum()),
         # Dec 2022: mojibake already transliterated to ASCII upstream ("San JosA(c), CA" for
         # "San José, CA"); not reversible, only counted so the build report shows it.
-        "transliterated_mojibake_rows": int(pd.concat(
-            [out[c].str.contains(r"A\((?:c|r|R)\)", regex=True, na=False) for c in TEXT_COLUMNS], axis=1
-        ).any(axis=1).sum()),
+        "transliterated_mojibake_rows": int(np.logical_or.reduce(
+            [out[c].str.contains(r"A\((?:c|r|R)\)", regex=True, na=False).to_numpy(dtype=bool) for c in TEXT_COLUMNS]
+        ).sum()),
     })
-    return SourceTable(source_id=source_id, rows_read=n, data=out[~bad].reset_index(drop=True),
-                       exclusions=exclusions, notes=notes)
+    data = out[~bad].reset_index(drop=True) if bad.any() else out
+    data = data.astype(dict.fromkeys(CATEGORICAL, "category"), copy=False)
+    return SourceTable(source_id=source_id, rows_read=n, data=data, exclusions=exclusions, notes=notes)

@@ -22,25 +22,33 @@ Quirks handled, and why:
 * All partner countries together (no partner breakdown).
 
 Exclusions (whole metro line): an empty metro name, or a cell that is neither blank, an
-integer, nor an integral number in scientific notation (the reason names year and value).
+integer (of at most 18 digits, within Int64), nor an integral number in scientific notation
+(the reason names year and value).
+
+Text is Arrow-backed ("string[pyarrow]") and integers are parsed by Arrow; Python runs only
+per scientific-notation cell and per excluded line.
 """
 from __future__ import annotations
 
+import gc
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .base import SourceError, SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text
 
 NAME_COLUMN = "MSA Full Name"
 UNIT_COLUMN = "Unit (Valid for crosstab only)"  # trailing space in the file
 EXPECTED_UNIT = "Millions of USD"
+TEXT = "string[pyarrow]"
 OUTPUT_DTYPES = {
-    "source_row": "Int64", "msa_name": "string", "is_pseudo_metro": "bool", "year": "Int64",
-    "value_usd": "Int64", "suppressed": "bool", "rounded": "bool", "value_raw": "string",
+    "source_row": "Int64", "msa_name": TEXT, "is_pseudo_metro": "bool", "year": "Int64",
+    "value_usd": "Int64", "suppressed": "bool", "rounded": "bool", "value_raw": TEXT,
 }
 SCI = re.compile(r"\d+(\.\d+)?[eE][+]?\d+")
 
@@ -53,8 +61,20 @@ def _sci_to_int(text: str) -> int | None:
     return int(d) if d == d.to_integral_value() else None
 
 
+def _to_int(s: pd.Series) -> pd.Series:
+    """Int64 from digit strings (at most 18 digits, so no overflow), <NA> otherwise; parsed by Arrow."""
+    ints = pc.cast(pa.array(s.where(s.str.fullmatch(r"\d{1,18}", na=False))), pa.int64())
+    return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=s.index)
+
+
 def read(path: Path, source_id: str) -> SourceTable:
-    path = Path(path)
+    table = _read(Path(path), source_id)
+    gc.collect()  # free the temporaries and Arrow's freed pages now: see climactor_contextuals.read
+    pa.default_memory_pool().release_unused()
+    return table
+
+
+def _read(path: Path, source_id: str) -> SourceTable:
     raw = read_csv_text(path, source_id)
     header = [c.strip() for c in raw.columns]
     if header[:2] != [NAME_COLUMN, UNIT_COLUMN]:
@@ -74,15 +94,13 @@ def read(path: Path, source_id: str) -> SourceTable:
         raise SourceError(source_id, f"unit is {raw[UNIT_COLUMN].iloc[i]!r}, expected {EXPECTED_UNIT!r} "
                                      f"(values are read as whole USD only under that label)", row=i + 1)
 
-    name = raw[NAME_COLUMN].astype("string").str.strip()
+    name = raw[NAME_COLUMN].str.strip()
     long = raw[["source_row", *years]].melt(id_vars="source_row", var_name="year", value_name="value_raw")
-    long["value_raw"] = long["value_raw"].astype("string").str.strip()
+    long["value_raw"] = long["value_raw"].str.strip()
     v = long["value_raw"]
     suppressed = v == ""
-    plain = v.str.fullmatch(r"\d+")
     sci = v.str.fullmatch(SCI.pattern)
-    value = pd.Series(pd.NA, index=long.index, dtype="Int64")
-    value[plain] = pd.to_numeric(v[plain]).astype("Int64")
+    value = _to_int(v)
     sci_values = pd.Series([_sci_to_int(x) for x in v[sci]], index=v[sci].index, dtype="object")
     value[sci_values.dropna().index] = sci_values.dropna().astype("int64")
     unparsed = ~suppressed & value.isna()
@@ -91,14 +109,14 @@ def read(path: Path, source_id: str) -> SourceTable:
     long["suppressed"] = suppressed
     long["rounded"] = sci & value.notna()
     long["year"] = long["year"].astype("int64")
-    long["msa_name"] = long["source_row"].map(pd.Series(name.to_numpy(), index=raw["source_row"].to_numpy()))
+    long["msa_name"] = pd.Series(name.array.take(long["source_row"].to_numpy("int64") - 1), index=long.index)
     long["is_pseudo_metro"] = long["msa_name"].str.startswith("Z-").fillna(False)
 
-    reason = pd.Series("", index=raw.index, dtype="string").mask(name.isna() | (name == ""), "MSA Full Name is empty")
+    reason = pd.Series("", index=raw.index, dtype=TEXT).mask(name.isna() | (name == ""), "MSA Full Name is empty")
     if unparsed.any():
         cells = long.loc[unparsed]
         text = cells["year"].astype(str) + " value is not a whole number: " + cells["value_raw"].map(repr)
-        per_row = text.groupby(cells["source_row"].astype(int).to_numpy() - 1).agg("; ".join).astype("string")
+        per_row = text.groupby(cells["source_row"].astype(int).to_numpy() - 1).agg("; ".join).astype(TEXT)
         idx = per_row.index
         reason.loc[idx] = reason.loc[idx].where(reason.loc[idx] == "", reason.loc[idx] + "; ") + per_row
     bad = reason != ""

@@ -23,53 +23,69 @@ Quirks handled, and why:
 
 Exclusions: self-pairs (same city and country on both sides after case/space
 normalisation, reason "self-pair"), an empty city, or no country recoverable.
+
+Strings are Arrow-backed ("string[pyarrow]") and every step is vectorised; Python runs only
+per DISTINCT name (the self-pair key) and per excluded row (its reason).
 """
 from __future__ import annotations
 
+import gc
 import unicodedata
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .base import SourceError, SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text
 
 COLUMNS = ["city1", "country1", "city2", "country2"]
+TEXT = "string[pyarrow]"
 OUTPUT_DTYPES = {
     "source_row": "Int64",
-    "city1_raw": "string", "country1_raw": "string", "city2_raw": "string", "country2_raw": "string",
-    "city1": "string", "region1": "string", "country1": "string",
-    "city2": "string", "region2": "string", "country2": "string",
+    "city1_raw": TEXT, "country1_raw": TEXT, "city2_raw": TEXT, "country2_raw": TEXT,
+    "city1": TEXT, "region1": TEXT, "country1": TEXT,
+    "city2": TEXT, "region2": TEXT, "country2": TEXT,
 }
+LAST_COMMA = r"(?s)^(?P<left>.*),(?P<right>.*)$"  # greedy: splits on the last comma
 
 
 def _clean(s: pd.Series) -> pd.Series:
-    s = s.astype("string").str.replace("\xa0", " ", regex=False).str.strip()
-    return s.mask(s == "")
+    """NBSP -> space, strip (Unicode whitespace, as ``str.strip``), "" -> <NA>.
+
+    In Arrow rather than chained ``.str`` calls: pandas' accessor leaves each Series it is used on
+    in a reference cycle, so every intermediate column would stay in memory until a full GC.
+    """
+    text = pc.utf8_trim_whitespace(pc.replace_substring(pa.array(s.astype(TEXT)), "\xa0", " "))
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=s.index)
 
 
 def _split_last_comma(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(left, right, has_comma): "England, United Kingdom" -> "England", "United Kingdom"."""
-    parts = s.str.rsplit(",", n=1, expand=True)
-    if parts.shape[1] == 1:
-        parts[1] = pd.NA
-    has = parts[1].notna()
-    left = _clean(parts[0].where(has))
-    right = _clean(parts[1].where(has))
-    return left, right, has & left.notna() & right.notna()
+    """(left, right, has_comma): "England, United Kingdom" -> "England", "United Kingdom".
+
+    Only the values with a comma (a few percent) go through the regex, which is slow per row.
+    """
+    values = pa.array(s.astype(TEXT))
+    has = pc.fill_null(pc.match_substring(values, ","), False).to_numpy(zero_copy_only=False)
+    parts = pc.extract_regex(pc.filter(values, pa.array(has)), LAST_COMMA)
+    left, right = (_clean(pd.Series(pd.arrays.ArrowStringArray(pc.struct_field(parts, [i])), index=s.index[has]))
+                   .reindex(s.index) for i in (0, 1))
+    return left, right, pd.Series(has, index=s.index) & left.notna() & right.notna()
 
 
 def _norm(s: pd.Series) -> pd.Series:
-    """Key for comparing names: NFKC, casefold, collapsed whitespace."""
-    return s.map(lambda v: " ".join(unicodedata.normalize("NFKC", v).casefold().split()),
-                 na_action="ignore").astype("string")
+    """Key for comparing names: NFKC, casefold, collapsed whitespace (Python once per distinct value)."""
+    codes, uniques = pd.factorize(s)
+    keys = pd.array([" ".join(unicodedata.normalize("NFKC", v).casefold().split()) for v in uniques], dtype=TEXT)
+    return pd.Series(keys.take(codes, allow_fill=True), index=s.index)
 
 
 def _parse_side(raw: pd.DataFrame, k: str) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     city, country = _clean(raw[f"city{k}"]), _clean(raw[f"country{k}"])
-    region = pd.Series(pd.NA, index=raw.index, dtype="string")
 
     reg, ctry, split_country = _split_last_comma(country)
-    region = region.mask(split_country, reg)
+    region = reg.where(split_country)
     country = country.mask(split_country, ctry)
 
     c_city, c_ctry, city_has_comma = _split_last_comma(city)
@@ -77,16 +93,26 @@ def _parse_side(raw: pd.DataFrame, k: str) -> tuple[pd.DataFrame, pd.Series, pd.
     city = city.mask(from_city, c_city)
     country = country.mask(from_city, c_ctry)
 
-    reason = pd.Series(pd.NA, index=raw.index, dtype="string")
-    reason = reason.mask(country.isna() & city.notna(),
-                         f"country{k} is empty and city{k} " + raw[f"city{k}"].map(repr) + " names no country")
+    no_country = (country.isna() & city.notna()).to_numpy(dtype=bool)
+    names = raw.loc[no_country, f"city{k}"].astype(object).map(repr)  # Python on the excluded rows only
+    reason = pd.Series(pd.NA, index=raw.index, dtype=TEXT)
+    reason = reason.mask(no_country, f"country{k} is empty and city{k} " + names + " names no country")
     reason = reason.mask(city.isna(), f"city{k} is empty")
     side = pd.DataFrame({f"city{k}": city, f"region{k}": region, f"country{k}": country})
     return side, reason, from_city
 
 
 def read(path: Path, source_id: str) -> SourceTable:
-    path = Path(path)
+    table = _read(Path(path), source_id)
+    # pandas' .str accessor leaves each Series it touched in a reference cycle, so the raw columns and
+    # temporaries would outlive _read until a full GC, and Arrow's allocator keeps the pages it freed:
+    # hand both back now, so the next stages start from the live data only (issue #10).
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    return table
+
+
+def _read(path: Path, source_id: str) -> SourceTable:
     raw = read_csv_text(path, source_id)
     if list(raw.columns) != COLUMNS:
         raise SourceError(source_id, f"{path.name}: expected columns {COLUMNS}, found {list(raw.columns)}")
@@ -95,16 +121,13 @@ def read(path: Path, source_id: str) -> SourceTable:
     side1, reason1, from_city1 = _parse_side(raw, "1")
     side2, reason2, from_city2 = _parse_side(raw, "2")
 
-    out = pd.DataFrame({"source_row": raw["source_row"]})
-    for c in COLUMNS:
-        out[f"{c}_raw"] = raw[c]
-    out = pd.concat([out, side1, side2], axis=1).astype(OUTPUT_DTYPES)[list(OUTPUT_DTYPES)]
+    out = pd.concat([raw.rename(columns={c: f"{c}_raw" for c in COLUMNS}), side1, side2], axis=1)[list(OUTPUT_DTYPES)]
 
     self_pair = ((_norm(out["city1"]) == _norm(out["city2"])) &
                  (_norm(out["country1"]) == _norm(out["country2"]))).fillna(False)
     reason = reason1.fillna(reason2)
-    reason = reason.where(reason.notna(), pd.Series("self-pair", index=raw.index, dtype="string").where(self_pair))
-    bad = reason.notna()
+    reason = reason.mask(reason.isna() & self_pair, "self-pair")
+    bad = reason.notna().to_numpy(dtype=bool)
     exclusions = (make_exclusions(source_id, raw[bad], reason[bad]) if bad.any() else empty_exclusions())
 
     kept = ~bad

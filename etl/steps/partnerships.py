@@ -13,7 +13,10 @@ exclusions.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.build import StepOutput
 from etl.sources.base import SourceError, SourceTable, empty_exclusions, make_exclusions
@@ -25,11 +28,13 @@ SAME_PLACE_REASON = "both sides resolve to the same place"
 # The list does not say whether an agreement is a "sister city" or "twin town" one.
 KIND = "unknown"
 
+# Text columns are categoricals: places recur in many rows, and a str per row and column was
+# most of the mentions' memory at scale.
 MENTION_DTYPES = {
-    "source_id": "string", "source_row": "Int64", "role": "string", "raw_name": "string",
-    "name": "string", "country": "string", "admin1": "string", "latitude": "Float64",
+    "source_id": "category", "source_row": "Int64", "role": "category", "raw_name": "category",
+    "name": "category", "country": "category", "admin1": "category", "latitude": "Float64",
     "longitude": "Float64", "population": "Int64", "population_year": "Int64",
-    "area_km2": "Float64", "place_type": "string", "code": "string", "code_type": "string",
+    "area_km2": "Float64", "place_type": "category", "code": "category", "code_type": "category",
 }
 PARTNERSHIP_COLUMNS = ["city_a_id", "city_b_id", "kind", "attestations", "both_sides",
                        "resolved_sides", "source_id", "source_row"]
@@ -49,27 +54,54 @@ def _country_field(data: pd.DataFrame, k: str) -> pd.Series:
 
 
 def mentions(tables: dict[str, SourceTable]) -> pd.DataFrame:
-    """Two place mentions per pair row (roles "city1", "city2"); the resolver parses qualifiers."""
+    """Two place mentions per pair row (roles "city1", "city2"); the resolver parses qualifiers.
+
+    By source_row, then role. The text fields are worked out once per distinct side (its raw name,
+    name, region, country) and are categoricals: places recur in many rows.
+    """
     table = tables.get(SOURCE_ID)
     if table is None or table.data.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in MENTION_DTYPES.items()})
     data = table.data
-    frames = []
+    if not data["source_row"].is_monotonic_increasing:
+        data = data.sort_values("source_row", kind="stable")
+    n = len(data)
+    places, fields = [], []  # per side: each row's place number, and the places' fields
     for k in SIDES:
-        n = len(data)
-        frames.append(pd.DataFrame({
-            "source_id": table.source_id,
-            "source_row": data["source_row"].to_numpy(),
-            "role": f"city{k}",
-            "raw_name": data[f"city{k}_raw"].to_numpy(),
-            "name": data[f"city{k}"].to_numpy(),
-            "country": _country_field(data, k).to_numpy(),
-            "admin1": data[f"region{k}"].to_numpy(),
-            "latitude": pd.NA, "longitude": pd.NA, "population": pd.NA, "population_year": pd.NA,
-            "area_km2": pd.NA, "place_type": "city", "code": pd.NA, "code_type": pd.NA,
-        }, index=pd.RangeIndex(n)))
-    out = pd.concat(frames, ignore_index=True).astype(MENTION_DTYPES)
-    return out.sort_values(["source_row", "role"], ignore_index=True)
+        describe = [f"city{k}_raw", f"city{k}", f"region{k}", f"country{k}"]
+        place = data.groupby(describe, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+        d = data.iloc[np.unique(place, return_index=True)[1]]  # place p is row p of d
+        places.append(place + sum(len(f) for f in fields))  # numbered after the other side's places
+        fields.append(pd.DataFrame({"raw_name": d[f"city{k}_raw"].array, "name": d[f"city{k}"].array,
+                                    "country": _country_field(d, k).array, "admin1": d[f"region{k}"].array}))
+    place = np.column_stack(places).ravel()  # row 1 city1, row 1 city2, row 2 city1, ...
+    fields = pd.concat(fields, ignore_index=True)
+    columns = {
+        "source_id": _categorical([table.source_id], np.zeros(2 * n, dtype=np.int8)),
+        "source_row": pd.array(np.repeat(data["source_row"].to_numpy(dtype="int64"), 2), dtype="Int64"),
+        "role": _categorical([f"city{k}" for k in SIDES], np.tile(np.arange(len(SIDES), dtype=np.int8), n)),
+        **{c: _categorical(fields[c], place) for c in fields.columns},
+        "place_type": _categorical(["city"], np.zeros(2 * n, dtype=np.int8)),
+        "code": _categorical([], np.full(2 * n, -1, dtype=np.int8)),
+        "code_type": _categorical([], np.full(2 * n, -1, dtype=np.int8)),
+    }
+    return pd.DataFrame({c: columns[c] if c in columns else _missing(t, 2 * n) for c, t in MENTION_DTYPES.items()},
+                        copy=False)
+
+
+def _missing(dtype: str, n: int) -> pd.api.extensions.ExtensionArray:
+    """An all-missing Int64 or Float64 column, made directly (pd.array of NaNs takes seconds)."""
+    mask = np.ones(n, dtype=bool)
+    return (pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), mask) if dtype == "Int64"
+            else pd.arrays.FloatingArray(np.zeros(n), mask))
+
+
+def _categorical(values, codes: np.ndarray) -> pd.Categorical:
+    """``values`` taken by ``codes`` (-1: missing), as a categorical: a small code per row, where
+    a column of text costs a pointer and often a str object per row."""
+    value_codes, categories = pd.factorize(np.asarray(values, dtype=object))
+    return pd.Categorical.from_codes(np.append(value_codes, -1)[codes],  # -1 takes the appended -1
+                                     categories=pd.Index(categories, dtype=object))
 
 
 def empty_partnerships() -> pd.DataFrame:
@@ -81,35 +113,38 @@ def empty_partnerships() -> pd.DataFrame:
     })
 
 
-def _side_ids(table: SourceTable, resolved: pd.DataFrame) -> pd.DataFrame:
-    """source_row, id1, id2: the resolved city_id of each side of every pair row."""
-    ours = resolved[resolved["source_id"] == table.source_id]
-    out = table.data[["source_row"]].copy()
+def _side_ids(table: SourceTable, resolved: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair row, a code for the resolved city_id of each side, and the city_ids by code.
+
+    Codes follow the city_ids' order, so sides compare as their ids do.
+    """
+    ours = resolved.loc[resolved["source_id"] == table.source_id, ["source_row", "role", "city_id"]]
+    codes, ids = pd.factorize(ours["city_id"])
+    ids = np.asarray(ids, dtype=object)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(ids)] = np.arange(len(ids))
+    codes = np.append(rank, -1)[codes]  # -1 (no city_id) stays -1
+    rows = table.data["source_row"].to_numpy(dtype="int64")
+    sides = []
     for k in SIDES:
-        side = ours.loc[ours["role"] == f"city{k}", ["source_row", "city_id"]]
-        if side["source_row"].duplicated().any():
-            row = int(side.loc[side["source_row"].duplicated(), "source_row"].iloc[0])
+        side = (ours["role"] == f"city{k}").to_numpy(dtype=bool)
+        side_rows = ours["source_row"][side]
+        if side_rows.duplicated().any():
+            row = int(side_rows[side_rows.duplicated()].iloc[0])
             raise SourceError(table.source_id, f"resolved places list role city{k} twice", row)
-        out = out.merge(side.rename(columns={"city_id": f"id{k}"}), on="source_row", how="left",
-                        validate="one_to_one")
-        missing = out[f"id{k}"].isna()
-        if missing.any():
-            raise SourceError(table.source_id, f"no resolved city_id for role city{k}",
-                              int(out.loc[missing, "source_row"].iloc[0]))
-        out[f"id{k}"] = out[f"id{k}"].astype("string")
-    return out
+        at = pd.Index(side_rows).get_indexer(rows)  # -1: the row has no such mention
+        code = np.where(at >= 0, codes[side][at], -1)
+        if (code < 0).any():
+            raise SourceError(table.source_id, f"no resolved city_id for role city{k}", int(rows[code < 0][0]))
+        sides.append(code)
+    return sides[0], sides[1], np.sort(ids)
 
 
-def _joined_rows(listed: pd.DataFrame) -> pd.Series:
-    """';'-joined source rows per pair of ``listed`` (sorted by pair, then row), in pair order."""
-    rows = listed["source_row"].astype(str)
-    group = listed.groupby(["city_a_id", "city_b_id"], sort=True).ngroup()
-    repeated = group.duplicated(keep=False)
-    # Almost every pair has one row; only the few repeated ones need a join.
-    joined = rows[~repeated].set_axis(group[~repeated].to_numpy())
-    if repeated.any():
-        joined = pd.concat([joined, rows[repeated].groupby(group[repeated].to_numpy()).agg(";".join)])
-    return joined.sort_index().reset_index(drop=True)
+def _joined_rows(rows: np.ndarray, starts: np.ndarray) -> pd.arrays.StringArray:
+    """``rows`` ';'-joined per run beginning at ``starts`` (by Arrow: no Python str per row)."""
+    lists = pa.LargeListArray.from_arrays(pa.array(np.r_[starts, len(rows)], pa.int64()),
+                                          pc.cast(pa.array(rows), pa.string()))
+    return pd.array(pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), dtype="string")
 
 
 def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
@@ -118,37 +153,34 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
     if table is None:
         return StepOutput(resources={RESOURCE: empty_partnerships()}, report={"skipped": True})
 
-    rows = _side_ids(table, resolved)
-    same_place = (rows["id1"] == rows["id2"]).to_numpy()
+    id1, id2, city_ids = _side_ids(table, resolved)
+    same_place = id1 == id2
     raw = table.data.loc[same_place, ["source_row", *RAW_COLUMNS]].rename(columns=RAW_COLUMNS)
     exclusions = make_exclusions(table.source_id, raw, SAME_PLACE_REASON) if same_place.any() else empty_exclusions()
 
-    pairs = rows[~same_place]
-    first_is_a = (pairs["id1"] < pairs["id2"]).to_numpy(dtype=bool)
-    listed = pd.DataFrame({
-        "city_a_id": pairs["id1"].where(first_is_a, pairs["id2"]),
-        "city_b_id": pairs["id2"].where(first_is_a, pairs["id1"]),
-        "source_row": pairs["source_row"].astype("int64"),
-        # city1 is the side whose country page lists the row.
-        "from_a": first_is_a, "from_b": ~first_is_a,
-    }).sort_values(["city_a_id", "city_b_id", "source_row"], kind="stable", ignore_index=True)
-    out = (listed.groupby(["city_a_id", "city_b_id"], sort=True)
-           .agg(attestations=("source_row", "size"), from_a=("from_a", "any"), from_b=("from_b", "any"))
-           .reset_index())
-    out["source_row"] = _joined_rows(listed)
-    if out.empty:
+    # Each pair (a < b) with its rows in order; city1 is the side whose country page lists the row.
+    id1, id2 = id1[~same_place], id2[~same_place]
+    rows = table.data["source_row"].to_numpy(dtype="int64")[~same_place]
+    a, b, first_is_a = np.minimum(id1, id2), np.maximum(id1, id2), id1 < id2
+    order = np.lexsort((rows, b, a))
+    a, b, rows, first_is_a = a[order], b[order], rows[order], first_is_a[order]
+    starts = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]) if len(a) else np.array([], int)
+    if not len(starts):
         partnerships = empty_partnerships()
     else:
+        from_a = np.logical_or.reduceat(first_is_a, starts)
+        from_b = np.logical_or.reduceat(~first_is_a, starts)
+        a, b = a[starts], b[starts]
+        gn = pd.Series(city_ids, dtype="string").str.startswith("gn").to_numpy(dtype=int)  # a GeoNames place
         partnerships = pd.DataFrame({
-            "city_a_id": out["city_a_id"].astype("string"),
-            "city_b_id": out["city_b_id"].astype("string"),
-            "kind": pd.Series(KIND, index=out.index, dtype="string"),
-            "attestations": out["attestations"].astype("Int64"),
-            "both_sides": (out["from_a"] & out["from_b"]).astype(bool),
-            "resolved_sides": (out["city_a_id"].str.startswith("gn").astype(int)
-                               + out["city_b_id"].str.startswith("gn").astype(int)).astype("Int64"),
-            "source_id": pd.Series(table.source_id, index=out.index, dtype="string"),
-            "source_row": out["source_row"].astype("string"),
+            "city_a_id": pd.array(city_ids[a], dtype="string"),
+            "city_b_id": pd.array(city_ids[b], dtype="string"),
+            "kind": pd.array([KIND] * len(starts), dtype="string"),
+            "attestations": pd.array(np.diff(np.r_[starts, len(rows)]), dtype="Int64"),
+            "both_sides": from_a & from_b,
+            "resolved_sides": pd.array(gn[a] + gn[b], dtype="Int64"),
+            "source_id": pd.array([table.source_id] * len(starts), dtype="string"),
+            "source_row": _joined_rows(rows, starts),
         })[PARTNERSHIP_COLUMNS]
 
     all_exclusions = pd.concat([table.exclusions, exclusions], ignore_index=True)

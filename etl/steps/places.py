@@ -11,6 +11,10 @@ Outputs (all deterministic: the same mentions give identical, sorted frames):
 
 * ``mention_city_ids``: aligned with the mentions index: source_id, source_row, role, city_id,
   status, method, score, geonames_id, provisional_id, place_type, fips (US county FIPS code).
+  The only per-mention output, so it is compact: the text columns are categoricals with sorted
+  categories (``status`` is a string column, as fact steps count it with ``value_counts``).
+  Everything else is built on the distinct mentions (see ``_mention_keys``): places repeat, and
+  memory must not grow with every fact row that names one.
 * ``cities``: one row per city_id (also the parent cities of districts, even when no source
   names them alone): city_id, name, country_iso3, admin1, latitude, longitude, population,
   population_year, population_source, area_km2, geonames_id, place_type, part_of_city_id,
@@ -48,7 +52,8 @@ Outputs (all deterministic: the same mentions give identical, sorted frames):
   - ``resolved_pct_of_places``: resolved among the mentions that are places the gazetteer
     could hold (all but ``not_a_city``): the resolver's own hit rate.
 
-  Plus ``_timing`` (seconds: gazetteer load, resolve, tables) and ``_ids`` (redirect and
+  Plus ``_timing`` (seconds: gazetteer load, distinct mention keys (with making the mentions when
+  they come from a generator), resolve, tables) and ``_ids`` (redirect and
   collision counts). ``tests/places/resolution_baseline.json`` holds the measured
   ``resolved_pct`` per source; a mirror test fails when one drops more than a point below it.
 """
@@ -57,9 +62,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from etl.places.countries import iso2_to_iso3
 from etl.places.gazetteer import load_gazetteer
@@ -90,56 +97,130 @@ class PlacesResult:
     report: dict = field(default_factory=dict)
 
 
-def _prepare(mentions: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in REQUIRED if c not in mentions.columns]
-    if missing:
-        raise ValueError(f"place mentions lack column(s) {missing}")
-    m = mentions.copy()
-    for c in MENTION_COLUMNS:
+# a mention's key: every column the tables read (source_row and role only link it to its fact)
+KEY_COLUMNS = [c for c in MENTION_COLUMNS if c not in ("source_row", "role")]
+
+
+def _typed(keys: pd.DataFrame) -> pd.DataFrame:
+    """The key columns in the dtypes the tables expect (a new frame; a missing column is all NA)."""
+    m = keys.copy()
+    for c in KEY_COLUMNS:
         if c not in m.columns:
             m[c] = pd.NA
-    if m["raw_name"].isna().all():
-        m["raw_name"] = m["name"]
-    for c in ("source_id", "role", "raw_name", "name", "country", "admin1", "place_type", "code", "code_type"):
+    for c in ("source_id", "raw_name", "name", "country", "admin1", "place_type", "code", "code_type"):
         m[c] = m[c].astype("string")
     for c in ("latitude", "longitude", "area_km2"):
         m[c] = pd.to_numeric(m[c], errors="coerce").astype(float)
-    for c in ("source_row", "population", "population_year"):
-        m[c] = pd.to_numeric(m[c], errors="coerce").round().astype("Int64")
-    return m
+    for c in ("population", "population_year"):
+        m[c] = _int64(m[c])
+    return m[KEY_COLUMNS]
 
 
-def build_places(mentions: pd.DataFrame, country_dict_path: str | Path | None = None) -> PlacesResult:
+def _int64(values: pd.Series) -> pd.Series:
+    """Whole numbers as Int64 (a column that already is Int64 is kept, not copied)."""
+    if values.dtype == "Int64":
+        return values
+    return pd.to_numeric(values, errors="coerce").round().astype("Int64")
+
+
+def _spread(values: pd.Series, key: np.ndarray) -> pd.Categorical:
+    """A per-key text column as a per-mention categorical: a small code per mention."""
+    codes, cats = pd.factorize(values, sort=True)
+    return pd.Categorical.from_codes(codes[key], categories=cats)
+
+
+def _distinct(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's key and the distinct keys (the ``KEY_COLUMNS`` it has), in order of first appearance.
+    Raw values are compared: equal values of different types may give two keys for one place,
+    which changes nothing, as the tables count mentions."""
+    cols = [c for c in KEY_COLUMNS if c in frame.columns]
+    key = pd.factorize(frame.groupby(cols, dropna=False, observed=True, sort=False).ngroup().to_numpy())[0]
+    first_row = pd.Series(key).drop_duplicates().index.to_numpy()  # key k first appears at first_row[k]
+    return key, frame.iloc[first_row][cols].reset_index(drop=True)
+
+
+def _mention_keys(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The link of every mention (source_id, source_row, role, key) and the distinct mention keys.
+
+    Places repeat (a city pledges on many rows, a port appears in every month), so the tables are
+    built on the keys and memory does not grow with the mentions. Frames are reduced one at a time,
+    so a step's mentions can be freed before the next step makes its own. Per key: ``n_mentions``,
+    and ``first``, the rank of its first mention in (source_id, source_row, role, position) order:
+    the tables read the keys in that order, so "the first value in mention order" stays the same."""
+    sids, rows, roles, keys_of, parts = [], [], [], [], []
+    n_keys = 0
+    for frame in frames:
+        missing = [c for c in REQUIRED if c not in frame.columns]
+        if missing:
+            raise ValueError(f"place mentions lack column(s) {missing}")
+        key, keys = _distinct(frame)
+        sids.append(pd.Categorical(frame["source_id"].astype("string")))
+        roles.append(pd.Categorical(frame["role"].astype("string")))
+        rows.append(pd.Series(_int64(frame["source_row"]).array))
+        keys_of.append(key + n_keys)
+        parts.append(_typed(keys))
+        n_keys += len(keys)
+        del frame  # before the next step makes its mentions
+    to_key, keys = _distinct(pd.concat(parts, ignore_index=True))  # a key in two frames is one key
+    if keys["raw_name"].isna().all():
+        keys["raw_name"] = keys["name"]
+    key = to_key[np.concatenate(keys_of)]
+    link = pd.DataFrame({"source_id": union_categoricals(sids, sort_categories=True),
+                         "source_row": pd.concat(rows, ignore_index=True).array,
+                         "role": union_categoricals(roles, sort_categories=True), "key": key})
+    del sids, rows, roles, keys_of
+    keys["n_mentions"] = np.bincount(key, minlength=len(keys))
+    last = lambda c: np.where(c.codes < 0, len(c.categories), c.codes)  # missing values sort last
+    order = np.lexsort((last(link["role"].array), link["source_row"].to_numpy(dtype=float, na_value=np.inf),
+                        last(link["source_id"].array)))  # stable: ties keep their position
+    first = np.empty(len(keys), dtype=np.int64)
+    first[pd.unique(key[order])] = np.arange(len(keys))
+    keys["first"] = first
+    return link, keys
+
+
+def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
+                 country_dict_path: str | Path | None = None) -> PlacesResult:
+    """Places of ``mentions``: one frame, or several (the build passes each fact step's as it is made)."""
     t0 = time.perf_counter()
     g = load_gazetteer()
     t1 = time.perf_counter()
-    m = _prepare(mentions)
-    r = resolve(m, country_dict_path=country_dict_path, gazetteer=g)
+    one = isinstance(mentions, pd.DataFrame)
+    link, keys = _mention_keys([mentions] if one else mentions)  # also runs a generator of frames
+    t_keys = time.perf_counter()
+    r = resolve(keys, country_dict_path=country_dict_path, gazetteer=g)
+    r.attrs.setdefault("timing", {})["mentions"] = len(link)
     t2 = time.perf_counter()
-
-    mc = pd.DataFrame({
-        "source_id": m["source_id"], "source_row": m["source_row"], "role": m["role"],
-        "city_id": r["city_id"].astype("string"), "status": r["status"], "method": r["method"],
-        "score": r["score"].astype(float), "geonames_id": r["geonames_id"], "provisional_id": r["provisional_id"],
-        "place_type": r["place_type"], "fips": r["fips"],
-    }, index=m.index)
-    if mc["city_id"].isna().any():  # cannot happen by construction; never let a fact lose its place
+    if r["city_id"].isna().any():  # cannot happen by construction; never let a fact lose its place
         raise RuntimeError("place resolution left a mention without city_id")
 
-    full = pd.concat([m, r.drop(columns=["admin1"]).rename(columns={"place_type": "r_place_type"}),
+    # the link the fact steps join on, per mention: a few bytes each
+    key = link["key"].to_numpy()
+    mc = pd.DataFrame({
+        "source_id": link["source_id"], "source_row": link["source_row"], "role": link["role"],
+        "city_id": _spread(r["city_id"], key), "status": r["status"].array.take(key),
+        "method": _spread(r["method"], key), "score": r["score"].to_numpy(dtype=float)[key],
+        "geonames_id": r["geonames_id"].array.take(key), "provisional_id": _spread(r["provisional_id"], key),
+        "place_type": _spread(r["place_type"], key), "fips": _spread(r["fips"], key),
+    })
+    if one:
+        mc.index = mentions.index
+
+    full = pd.concat([keys, r.drop(columns=["admin1"]).rename(columns={"place_type": "r_place_type"}),
                       r[["admin1"]].rename(columns={"admin1": "r_admin1"})], axis=1)
-    full = full.assign(_order=np.arange(len(full)))
-    full = full.sort_values(["source_id", "source_row", "role", "_order"], kind="stable", na_position="last")
+    full = full.sort_values("first", ignore_index=True)  # in the order the mentions first name them
 
     cities = _cities(full, g)
     crosswalk = _crosswalk(full)
     redirects = _redirects(full, set(cities["city_id"]))
     report = _report(full)
-    report["_timing"] = {"gazetteer_load_s": round(t1 - t0, 3), "resolve_s": round(t2 - t1, 3),
+    report["_timing"] = {"gazetteer_load_s": round(t1 - t0, 3), "mention_keys_s": round(t_keys - t1, 3),
+                         "resolve_s": round(t2 - t_keys, 3),
                          "tables_s": round(time.perf_counter() - t2, 3), **r.attrs.get("timing", {})}
+    hashed = full["provisional_id"].str.contains(r"-h[0-9a-f]{6}$").to_numpy(dtype=bool)
     report["_ids"] = {"cities": int(len(cities)), "geonames_cities": int(cities["geonames_id"].notna().sum()),
                       "redirects": int(len(redirects)),
-                      "hash_suffixed_provisional_ids": int(r["provisional_id"].str.contains(r"-h[0-9a-f]{6}$").sum())}
+                      "hash_suffixed_provisional_ids": int(full["n_mentions"].to_numpy()[hashed].sum())}
     return PlacesResult(mention_city_ids=mc, cities=cities, crosswalk=crosswalk, redirects=redirects, report=report)
 
 
@@ -279,8 +360,10 @@ def _crosswalk(full: pd.DataFrame) -> pd.DataFrame:
     their coordinates) gets its distinguishing context appended, "San Juan [37.12,-3.56]", so
     the key stays unique and every row names exactly one place.
 
-    Grouping works on integer codes (``pd.factorize(sort=True)`` keeps the strings' order)."""
+    Grouping works on integer codes (``pd.factorize(sort=True)`` keeps the strings' order). A row of
+    ``full`` is a mention key; ``n_mentions`` says how many mentions it stands for."""
     n = len(full)
+    weight = full["n_mentions"].to_numpy()
     sid, country, city = _obj(full["source_id"]), _obj(full["country"].fillna("")), _obj(full["city_id"])
     status, method = _obj(full["status"]), _obj(full["method"])
     score = full["score"].to_numpy(dtype=float, na_value=np.nan)
@@ -325,7 +408,7 @@ def _crosswalk(full: pd.DataFrame) -> pd.DataFrame:
     kc_id, kc_uniq = pd.factorize(key_id.astype(np.int64) * len(codes["city_id"][1]) + city_code, sort=True)
     # per (key, city): first status / method in row order, max score, mentions
     _, first_at = np.unique(kc_id, return_index=True)
-    mentions = np.bincount(kc_id)
+    mentions = np.bincount(kc_id, weights=weight[rows]).astype(np.int64)
     best_score = pd.Series(score[rows]).groupby(kc_id).max().to_numpy()
     kc_key = kc_uniq // len(codes["city_id"][1])
     kc_city = kc_uniq % len(codes["city_id"][1])
@@ -354,21 +437,24 @@ def _redirects(full: pd.DataFrame, live: set) -> pd.DataFrame:
 
 
 def _report(full: pd.DataFrame) -> dict:
-    """Per source_id, shares of its mentions (see the module docstring)."""
+    """Per source_id, shares of its mentions (see the module docstring); a row of ``full`` is a
+    mention key standing for ``n_mentions`` mentions."""
     rep = {}
     key = ["name", "country", "admin1", "latitude", "longitude", "place_type"]
     for sid, grp in full.groupby("source_id", sort=True):
-        n = len(grp)
+        w = grp["n_mentions"]
+        n = int(w.sum())
+        count = lambda mask: int(w[mask.fillna(False).to_numpy(dtype=bool)].sum())
         nac = grp["method"].eq("not_a_city")
         resolved = grp["status"].eq("resolved")
-        pct = lambda x, d=n: round(100.0 * float(x.sum()) / d, 2) if d else 0.0
+        pct = lambda mask, d=n: round(100.0 * float(count(mask)) / d, 2) if d else 0.0
         rep[str(sid)] = {
-            "mentions": int(n),
+            "mentions": n,
             "distinct_mentions": int(len(grp.drop_duplicates(key))),
             "resolved_pct": pct(resolved),
             "ambiguous_pct": pct(grp["status"].eq("ambiguous")),
             "unresolved_pct": pct(grp["status"].eq("unresolved") & ~nac),
             "not_a_city_pct": pct(nac),
-            "resolved_pct_of_places": pct(resolved, n - int(nac.sum())),
+            "resolved_pct_of_places": pct(resolved, n - count(nac)),
         }
     return rep

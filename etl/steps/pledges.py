@@ -39,6 +39,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
 from etl.build import StepOutput
 from etl.paths import VOCAB
@@ -61,12 +64,16 @@ INITIATIVE_COLUMNS = ["initiative_id", "name", "kind", "description", "organiser
 TOKEN_COLUMNS = ["raw_token", "initiative_id", "list_year", "excluded_reason", "note"]
 PLEDGE_COLUMNS = ["as_of", "city_id", "initiative_id", "list_key", "list_year", "raw_token",
                   "entity_type", "source_id", "source_row"]
+# Text columns are categoricals: places recur in many rows, and a str per row and column was
+# most of the mentions' memory at scale.
 MENTION_DTYPES = {
-    "source_id": "string", "source_row": "Int64", "role": "string", "raw_name": "string",
-    "name": "string", "country": "string", "admin1": "string", "latitude": "Float64",
+    "source_id": "category", "source_row": "Int64", "role": "category", "raw_name": "category",
+    "name": "category", "country": "category", "admin1": "category", "latitude": "Float64",
     "longitude": "Float64", "population": "Int64", "population_year": "Int64",
-    "area_km2": "Float64", "place_type": "string", "code": "string", "code_type": "string",
+    "area_km2": "Float64", "place_type": "category", "code": "category", "code_type": "category",
 }
+PLACE_KEY = ["name", "iso", "state", "entity_type"]  # what the text fields of a mention are made of
+PLACE_COLUMNS = ["source_row", *PLACE_KEY, "lat", "lng", "population", "population_year", "area"]
 
 # A trailing ", XX" on a name is an admin1 code only where XX is one for that country
 # ("Los Angeles, CA", "Ajax, ON"); "Camden, UK" and "Camuy, PR" (Puerto Rico itself) are not.
@@ -154,42 +161,31 @@ def parse_values(values: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
     return tokens.astype({"item_no": "int64"}), stats
 
 
-def row_tokens(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per source row: its tokens (source_row, item_no, item, raw_token) and its parse stats."""
-    values = data[["source_row", "initiatives_committed"]].dropna(subset=["initiatives_committed"])
-    values = values.assign(value=values["initiatives_committed"].astype(object))[["source_row", "value"]]
-    tokens, stats = parse_values(values["value"])
-    per_row = values.merge(tokens, on="value", how="inner", validate="many_to_many")
-    per_row = per_row.sort_values(["source_row", "item_no"], kind="stable", ignore_index=True)
-    row_stats = values.merge(stats, on="value", how="left", validate="many_to_one").drop(columns="value")
-    return per_row.drop(columns="value"), row_stats
-
-
-def map_tokens(tokens: pd.DataFrame, vocab: Vocabulary, source_id: str) -> pd.DataFrame:
-    """Attach initiative_id, list_year, excluded_reason; a token not in the vocabulary is a SourceError."""
-    out = tokens.merge(vocab.tokens[["raw_token", "initiative_id", "list_year", "excluded_reason"]],
-                       on="raw_token", how="left", indicator=True, validate="many_to_one")
-    unknown = out[out["_merge"] == "left_only"]
-    if len(unknown):
-        first = unknown.groupby("raw_token", sort=True)["source_row"].agg(["min", "size"])
-        listed = "; ".join(f"{tok!r} (row {int(r['min'])}, {int(r['size'])} occurrence(s))"
-                           for tok, r in first.head(10).iterrows())
-        more = f" and {len(first) - 10} more" if len(first) > 10 else ""
-        raise SourceError(source_id, f"initiative token(s) not in etl/vocab/initiative_tokens.csv: {listed}{more}; "
-                                     "review them and add them to the vocabulary",
-                          row=int(unknown["source_row"].min()))
-    return out.drop(columns="_merge")
+def _unknown_tokens(unknown: pd.DataFrame, rows: pd.DataFrame, source_id: str) -> SourceError:
+    """The error for tokens the vocabulary lacks: each with its first source row and occurrences."""
+    found = unknown[["value", "raw_token"]].merge(rows[["value", "source_row"]], on="value")  # one per occurrence
+    first = found.groupby("raw_token", sort=True)["source_row"].agg(["min", "size"])
+    listed = "; ".join(f"{tok!r} (row {int(r['min'])}, {int(r['size'])} occurrence(s))"
+                       for tok, r in first.head(10).iterrows())
+    more = f" and {len(first) - 10} more" if len(first) > 10 else ""
+    return SourceError(source_id, f"initiative token(s) not in etl/vocab/initiative_tokens.csv: {listed}{more}; "
+                                  "review them and add them to the vocabulary", row=int(found["source_row"].min()))
 
 
 # --- one vintage ----------------------------------------------------------------------------
 
 @dataclass
 class VintagePledges:
-    """A vintage's pledges per source row (before places), its exclusions and check figures."""
+    """A vintage's pledges before places, its exclusions and check figures.
+
+    Kept per distinct ``initiatives_committed`` value, with small per-row codes: the build keeps
+    this from mentions() to build(), and rows (and their values) repeat.
+    """
 
     source_id: str
-    row_tokens: pd.DataFrame  # source_row, raw_token, initiative_id, list_year, list_key, entity_type (one per distinct token)
-    pledge_rows: pd.DataFrame  # data rows with >= 1 pledge (the reader's columns)
+    pledging: np.ndarray  # per data row: has >= 1 pledge
+    rows: pd.DataFrame  # the pledging rows: source_row, value (code of their value), entity_type (categorical)
+    tokens: pd.DataFrame  # value, raw_token, initiative_id, list_year, list_key: each value's distinct usable tokens
     exclusions: pd.DataFrame
     report: dict = field(default_factory=dict)
 
@@ -211,21 +207,28 @@ def vintage_pledges(table: SourceTable, vocab: Vocabulary) -> VintagePledges:
 
 def _parse_vintage(table: SourceTable, vocab: Vocabulary) -> VintagePledges:
     data = table.data
-    parsed, row_stats = row_tokens(data)
-    tokens = map_tokens(parsed, vocab, table.source_id)
+    value_of_row, values = pd.factorize(data["initiatives_committed"])  # -1: missing
+    tokens, stats = parse_values(pd.Series(values, dtype=object))  # stats: one row per value code
+    tokens["value"] = pd.Index(stats["value"]).get_indexer(tokens["value"])
+    rows = pd.DataFrame({"source_row": data["source_row"].to_numpy(dtype="int64"), "value": value_of_row})
+    tokens = tokens.merge(vocab.tokens[["raw_token", "initiative_id", "list_year", "excluded_reason"]],
+                          on="raw_token", how="left", indicator=True, validate="many_to_one")
+    if (tokens["_merge"] == "left_only").any():
+        raise _unknown_tokens(tokens[tokens["_merge"] == "left_only"], rows, table.source_id)
 
+    # Figures over source rows: a value's figures count once per row that has it.
+    per_value = np.bincount(value_of_row[value_of_row >= 0], minlength=len(values))
+    tokens["rows"] = per_value[tokens["value"].to_numpy()]
     usable = tokens[tokens["initiative_id"].notna()]
-    distinct = usable.drop_duplicates(["source_row", "raw_token"])
+    distinct = usable.drop_duplicates(["value", "raw_token"])
     distinct = distinct.assign(list_key=distinct["list_year"].astype("string").fillna(UNDATED))
-    distinct = distinct.merge(data[["source_row", "entity_type"]], on="source_row", how="left", validate="many_to_one")
-    row_pledge_count = len(distinct.drop_duplicates(["source_row", "initiative_id", "list_key"]))
+    row_pledge_count = int(distinct.drop_duplicates(["value", "initiative_id", "list_key"])["rows"].sum())
 
-    has_pledge = data["source_row"].isin(distinct["source_row"])
-    no_tokens = ~data["source_row"].isin(tokens["source_row"])
-    reason = pd.Series(np.where(no_tokens, NO_TOKENS_MISSING, NO_TOKENS_EXCLUDED), index=data.index)
+    has_pledge = np.isin(value_of_row, distinct["value"].unique())
     excluded_rows = data[~has_pledge]
-    exclusions = (make_exclusions(table.source_id, excluded_rows, reason[~has_pledge])
-                  if len(excluded_rows) else empty_exclusions())
+    no_tokens = ~np.isin(value_of_row[~has_pledge], tokens["value"].unique())
+    reason = pd.Series(np.where(no_tokens, NO_TOKENS_MISSING, NO_TOKENS_EXCLUDED), dtype=object)
+    exclusions = make_exclusions(table.source_id, excluded_rows, reason) if len(excluded_rows) else empty_exclusions()
 
     reader_excluded = int(table.exclusions["source_row"].nunique()) if len(table.exclusions) else 0
     rows_with_pledges = int(has_pledge.sum())
@@ -242,27 +245,34 @@ def _parse_vintage(table: SourceTable, vocab: Vocabulary) -> VintagePledges:
         "rows_excluded": _counts(exclusions["reason"]),
         # read == excluded by the reader + with >= 1 pledge + excluded here (checked above)
         "rows_accounted": True,
-        "tokens": len(tokens),
-        "tokens_excluded": _counts(excluded_tokens["excluded_reason"]),
-        "empty_items_dropped": int(row_stats["empty_items"].sum()),
-        "comma_joined_items_split": int(row_stats["comma_items"].sum()),
-        "duplicate_tokens_collapsed": len(usable) - len(distinct),
-        "spellings_merged": len(distinct) - row_pledge_count,
+        "tokens": int(tokens["rows"].sum()),
+        "tokens_excluded": _counts(excluded_tokens["excluded_reason"], excluded_tokens["rows"]),
+        "empty_items_dropped": int((stats["empty_items"] * per_value).sum()),
+        "comma_joined_items_split": int((stats["comma_items"] * per_value).sum()),
+        "duplicate_tokens_collapsed": int(usable["rows"].sum() - distinct["rows"].sum()),
+        "spellings_merged": int(distinct["rows"].sum()) - row_pledge_count,
         "pledges_in_source_rows": row_pledge_count,
-        "num_commit": num_commit_check(data, row_stats),
+        "num_commit": num_commit_check(data, value_of_row, stats),
     }
-    return VintagePledges(table.source_id, distinct[["source_row", "raw_token", "initiative_id", "list_year",
-                                                     "list_key", "entity_type"]],
-                          data[has_pledge], exclusions, report)
+    rows = rows[has_pledge].assign(entity_type=pd.Categorical(data["entity_type"].array[has_pledge]))
+    return VintagePledges(table.source_id, has_pledge, rows.reset_index(drop=True),
+                          distinct[["value", "raw_token", "initiative_id", "list_year", "list_key"]]
+                          .reset_index(drop=True), exclusions, report)
 
 
-def _counts(values: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
+def _counts(values: pd.Series, weights: pd.Series | None = None) -> dict[str, int]:
+    """Occurrences (or summed weights) per value, sorted by value."""
+    counts = values.value_counts() if weights is None else weights.groupby(values.to_numpy()).sum()
+    return {str(k): int(v) for k, v in sorted(counts.items()) if v}
 
 
-def num_commit_check(data: pd.DataFrame, row_stats: pd.DataFrame) -> dict:
+def num_commit_check(data: pd.DataFrame, value_of_row: np.ndarray, stats: pd.DataFrame) -> dict:
     """Compare the source's num_commit with its own distinct ';'-items (warnings, not failures)."""
-    frame = data[["source_row", "num_commit"]].merge(row_stats, on="source_row", how="inner", validate="one_to_one")
+    has_value = value_of_row >= 0
+    frame = pd.DataFrame({"source_row": data["source_row"].array[has_value],
+                          "num_commit": data["num_commit"].array[has_value]})
+    for column in ("distinct_items", "groups"):
+        frame[column] = stats[column].to_numpy()[value_of_row[has_value]]
     frame = frame[frame["distinct_items"] > 0]
     checked = frame[frame["num_commit"].notna()]
     disagree = checked[checked["num_commit"] != checked["distinct_items"]]
@@ -278,35 +288,50 @@ def num_commit_check(data: pd.DataFrame, row_stats: pd.DataFrame) -> dict:
 
 # --- places ---------------------------------------------------------------------------------
 
+def _categorical(values, codes: np.ndarray) -> pd.Categorical:
+    """``values`` taken by ``codes`` (-1: missing), as a categorical: a small code per row, where
+    a column of text costs a pointer and often a str object per row."""
+    value_codes, categories = pd.factorize(np.asarray(values, dtype=object))
+    return pd.Categorical.from_codes(np.append(value_codes, -1)[codes],  # -1 takes the appended -1
+                                     categories=pd.Index(categories, dtype=object))
+
+
 def place_mentions(source_id: str, rows: pd.DataFrame) -> pd.DataFrame:
-    """One "pledger" mention per source row; the place's attributes travel with it into cities."""
-    name = rows["name"].astype("string")
+    """One "pledger" mention per source row; the place's attributes travel with it into cities.
+
+    The text fields are worked out once per distinct (name, iso, state, entity_type), which the
+    rows point at: a place recurs in many rows (and vintages).
+    """
+    n = len(rows)
+    place = rows.groupby(PLACE_KEY, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+    d = rows[PLACE_KEY].iloc[np.unique(place, return_index=True)[1]]  # place k is row k of d
+    name = d["name"].astype("string")
     suffix = name.str.extract(NAME_SUFFIX)[0]
-    iso = rows["iso"].astype("string")
-    valid_suffix = pd.Series(False, index=rows.index)
+    iso = d["iso"].astype("string")
+    valid_suffix = pd.Series(False, index=d.index)
     for country, codes in SUFFIX_ADMIN1_CODES.items():
         valid_suffix |= (iso.eq(country) & suffix.isin(codes)).fillna(False)
-    entity = rows["entity_type"].astype("string")
+    entity = d["entity_type"].astype("string")
     place_type = np.select([entity.eq("Region").fillna(False).to_numpy(),
                             name.str.contains(COUNTY_FORM).fillna(False).to_numpy()], ["region", "county"], "city")
-    out = pd.DataFrame({
-        "source_id": source_id,
-        "source_row": rows["source_row"].to_numpy(),
-        "role": ROLE,
-        "raw_name": name.to_numpy(),
-        "name": name.to_numpy(),
-        "country": rows["iso"].to_numpy(),
-        "admin1": suffix.where(valid_suffix, rows["state"]).to_numpy(),
-        "latitude": rows["lat"].to_numpy(),
-        "longitude": rows["lng"].to_numpy(),
-        "population": rows["population"].round().to_numpy(),
-        "population_year": rows["population_year"].to_numpy(),
-        "area_km2": rows["area"].to_numpy(),
-        "place_type": place_type,
-        "code": pd.NA,
-        "code_type": pd.NA,
-    }, index=pd.RangeIndex(len(rows)))
-    return out.astype(MENTION_DTYPES)
+    name = _categorical(name, place)
+    return pd.DataFrame({
+        "source_id": _categorical([source_id], np.zeros(n, dtype=np.int8)),
+        "source_row": rows["source_row"].astype("Int64").array,
+        "role": _categorical([ROLE], np.zeros(n, dtype=np.int8)),
+        "raw_name": name.copy(),
+        "name": name,
+        "country": _categorical(iso, place),
+        "admin1": _categorical(suffix.where(valid_suffix, d["state"].astype("string")), place),
+        "latitude": rows["lat"].astype("Float64").array,
+        "longitude": rows["lng"].astype("Float64").array,
+        "population": rows["population"].round().astype("Int64").array,
+        "population_year": rows["population_year"].astype("Int64").array,
+        "area_km2": rows["area"].astype("Float64").array,
+        "place_type": _categorical(place_type, place),
+        "code": _categorical([], np.full(n, -1, dtype=np.int8)),
+        "code_type": _categorical([], np.full(n, -1, dtype=np.int8)),
+    }, copy=False)
 
 
 def _empty_mentions() -> pd.DataFrame:
@@ -318,13 +343,21 @@ def _vintages(tables: dict[str, SourceTable]) -> list[SourceTable]:
 
 
 def mentions(tables: dict[str, SourceTable], vocab: Vocabulary | None = None) -> pd.DataFrame:
-    """Pledging places of every vintage present (only rows with >= 1 pledge)."""
+    """Pledging places of every vintage present (only rows with >= 1 pledge), by source_id and source_row."""
     vocab = vocab or load_vocabulary()
-    frames = [place_mentions(t.source_id, vintage_pledges(t, vocab).pledge_rows) for t in _vintages(tables)]
+    frames = [place_mentions(t.source_id, _pledging_rows(t, vocab)) for t in _vintages(tables)]
     frames = [f for f in frames if len(f)]
     if not frames:
         return _empty_mentions()
-    return pd.concat(frames, ignore_index=True).sort_values(["source_id", "source_row"], ignore_index=True)
+    # pd.concat would turn categoricals whose categories differ into object columns.
+    return pd.DataFrame({c: union_categoricals([f[c].array for f in frames]) if t == "category"
+                         else pd.concat([f[c] for f in frames], ignore_index=True).array
+                         for c, t in MENTION_DTYPES.items()}, copy=False)
+
+
+def _pledging_rows(table: SourceTable, vocab: Vocabulary) -> pd.DataFrame:
+    rows = table.data.loc[vintage_pledges(table, vocab).pledging, PLACE_COLUMNS]
+    return rows if rows["source_row"].is_monotonic_increasing else rows.sort_values("source_row", kind="stable")
 
 
 # --- build ----------------------------------------------------------------------------------
@@ -338,13 +371,15 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame, vocab: Vocabul
     vocab = vocab or load_vocabulary()
     frames, exclusions, report = [], [], {"vintages": {}}
     seen_tokens: set[str] = set()
+    pledgers = resolved.loc[resolved["role"] == ROLE, ["source_id", "source_row", "city_id", "status"]]
     for table in _vintages(tables):
         vp = vintage_pledges(table, vocab)
-        pledges, merge_report = place_pledges(vp, resolved)
+        pledges, merge_report = place_pledges(vp, pledgers[pledgers["source_id"] == vp.source_id])
         frames.append(pledges)
         exclusions.append(vp.exclusions)
-        seen_tokens |= set(vp.row_tokens["raw_token"])
+        seen_tokens |= set(vp.tokens["raw_token"])
         report["vintages"][table.source_id] = {**vp.report, **merge_report}
+        _parsed.pop((id(table), id(vocab)))  # the build is done with it: not held while the resources are written
 
     pledges = pd.concat(frames, ignore_index=True) if frames else empty_pledges()
     pledges = pledges.sort_values(["as_of", "city_id", "initiative_id", "list_key"], ignore_index=True)
@@ -368,53 +403,82 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame, vocab: Vocabul
     )
 
 
-def place_pledges(vp: VintagePledges, resolved: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Attach city_id and merge the rows of one vintage that name the same place and list."""
-    places = resolved.loc[(resolved["source_id"] == vp.source_id) & (resolved["role"] == ROLE),
-                          ["source_row", "city_id", "status"]]
+def place_pledges(vp: VintagePledges, places: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Attach city_id and merge the rows of one vintage that name the same place and list.
+
+    ``places``: the vintage's resolved mentions (source_row, city_id, status). Works on integer
+    codes (rows x their value's tokens), as a pledge list grows with every repeat of a place.
+    """
     if places["source_row"].duplicated().any():
         row = int(places.loc[places["source_row"].duplicated(), "source_row"].iloc[0])
         raise RuntimeError(f"{vp.source_id}: place resolution gave row {row} more than one city_id")
-    tok = vp.row_tokens.merge(places, on="source_row", how="left", validate="many_to_one")
-    if tok["city_id"].isna().any():
-        row = int(tok.loc[tok["city_id"].isna(), "source_row"].iloc[0])
-        raise RuntimeError(f"{vp.source_id}: no city_id from place resolution for pledging row {row}")
+    source_row = vp.rows["source_row"].to_numpy()
+    at = pd.Index(places["source_row"]).get_indexer(source_row)  # -1: the row has no place
+    city_codes, city_ids = pd.factorize(places["city_id"])
+    city = np.where(at >= 0, city_codes[at], -1)
+    if (city < 0).any():
+        raise RuntimeError(f"{vp.source_id}: no city_id from place resolution for pledging row "
+                           f"{int(source_row[city < 0].min())}")
 
-    key = ["city_id", "initiative_id", "list_key"]
-    tok = tok.assign(group=tok.groupby(key, sort=True, observed=True).ngroup())
-    grouped = tok.groupby("group", sort=True)
-    out = grouped.agg(**{c: (c, "first") for c in key}, list_year=("list_year", "first"),
-                      n_entity_types=("entity_type", "nunique"), entity_type=("entity_type", "first"))
-    out["raw_token"] = join_unique(tok, "group", "raw_token")
-    out["source_row"] = join_unique(tok, "group", "source_row")
-    conflicting = out["n_entity_types"] > 1
-    out["entity_type"] = out["entity_type"].mask(conflicting)
-    out["as_of"] = VINTAGES[vp.source_id]
-    out["source_id"] = vp.source_id
-    out = out[PLEDGE_COLUMNS].astype({"city_id": "string", "initiative_id": "string", "list_key": "string",
-                                      "list_year": "Int64", "raw_token": "string", "entity_type": "string",
-                                      "source_id": "string", "source_row": "string"})
+    # One element per pledging row x distinct token of its value.
+    tokens = vp.tokens
+    tok = pd.DataFrame({"row": np.arange(len(source_row)), "value": vp.rows["value"].to_numpy()}).merge(
+        pd.DataFrame({"value": tokens["value"], "token": np.arange(len(tokens))}), on="value")
+    row, token = tok["row"].to_numpy(), tok["token"].to_numpy()
+    initiative = pd.factorize(tokens["initiative_id"])[0]
+    list_key = pd.factorize(tokens["list_key"])[0]
+    raw_token, raw_tokens = pd.factorize(tokens["raw_token"], sort=True)  # code order = text order
+    group, first = _groups(city[row], initiative[token], list_key[token])
 
-    row_status = places[places["source_row"].isin(vp.row_tokens["source_row"])]
-    pledges_from_rows = len(vp.row_tokens.drop_duplicates(["source_row", "initiative_id", "list_key"]))
+    # A pledge's entity type: the one its rows give, or none when they disagree.
+    entity = vp.rows["entity_type"].array
+    known = entity.codes[row] >= 0
+    pairs = pd.DataFrame({"group": group[known], "entity": entity.codes[row][known]}).drop_duplicates()
+    conflicting = np.bincount(pairs["group"], minlength=len(first)) > 1
+    entity_type = np.full(len(first), -1)
+    entity_type[pairs["group"]] = pairs["entity"]
+    entity_type[conflicting] = -1
+    lead = token[first]
+    out = pd.DataFrame({
+        "as_of": VINTAGES[vp.source_id],
+        "city_id": pd.array(np.asarray(city_ids, dtype=object)[city[row[first]]], dtype="string"),
+        "initiative_id": pd.array(tokens["initiative_id"].array[lead], dtype="string"),
+        "list_key": pd.array(tokens["list_key"].array[lead], dtype="string"),
+        "list_year": pd.array(tokens["list_year"].array[lead], dtype="Int64"),
+        "raw_token": join_unique(group, raw_token[token], np.asarray(raw_tokens, dtype=object)),
+        "entity_type": pd.Categorical.from_codes(entity_type, dtype=entity.dtype).astype("string"),
+        "source_id": vp.source_id,
+        "source_row": join_unique(group, source_row[row]),
+    }).astype({"source_id": "string"})
+
     report = {
         "pledges": len(out),
-        "pledges_merged_across_source_rows": pledges_from_rows - len(out),
+        "pledges_merged_across_source_rows": vp.report["pledges_in_source_rows"] - len(out),
         "pledges_with_entity_type_conflict": int(conflicting.sum()),
         "places": int(out["city_id"].nunique()),
-        "pledging_rows_by_place_status": _counts(row_status["status"]),
+        "pledging_rows_by_place_status": _counts(places["status"].iloc[at]),
         "pledges_by_initiative": _counts(out["initiative_id"]),
     }
     return out, report
 
 
-def join_unique(frame: pd.DataFrame, group: str, column: str) -> pd.Series:
-    """Per value of the integer ``group`` column: the distinct values of ``column``, sorted, ';'-joined.
+def _groups(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group number of each element by its tuple of non-negative codes, and each group's first element."""
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for c in codes:  # key < len(key) after each factorize: the product cannot overflow
+        key = pd.factorize(key * (int(c.max(initial=0)) + 1) + c)[0]
+    return key, np.unique(key, return_index=True)[1]
 
-    Most groups hold one value, so only the few merged groups are joined in Python.
-    """
-    values = frame[[group, column]].drop_duplicates().sort_values([group, column], kind="stable")
-    text = pd.Series(values[column].astype(str).to_numpy(), index=values[group].to_numpy())
-    multi = text.index.duplicated(keep=False)
-    joined = pd.concat([text[~multi], text[multi].groupby(level=0).agg(";".join)])
-    return joined.sort_index()
+
+def join_unique(group: np.ndarray, values: np.ndarray, texts: np.ndarray | None = None) -> pd.arrays.StringArray:
+    """Per group 0..n-1: its distinct ``values`` (integers) in ascending order, written as
+    ``texts[value]`` or as numbers, ';'-joined (by Arrow: no Python str per value)."""
+    order = np.lexsort((values, group))
+    g, v = group[order], values[order]
+    keep = np.ones(len(g), dtype=bool)
+    keep[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
+    g, v = g[keep], v[keep]
+    words = pc.cast(pa.array(v), pa.string()) if texts is None else pa.array(texts, pa.string()).take(pa.array(v))
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.array([], dtype=np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(np.r_[starts, len(g)], pa.int64()), words)
+    return pd.array(pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), dtype="string")

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.build import StepOutput
 from etl.paths import VOCAB
@@ -277,15 +279,14 @@ def _port_mentions(source_id: str, first_rows: pd.DataFrame, ports: pd.DataFrame
     }).astype(MENTION_DTYPES)
 
 
-def _joined_rows(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """';'-joined ascending source rows per group of ``keys`` (indexed like ``groupby(keys)``)."""
-    group = frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
-    rows = frame["source_row"].to_numpy(dtype="int64")
+def _joined_rows(rows: np.ndarray, group: np.ndarray) -> pd.arrays.StringArray:
+    """Per group 0..n-1 (each present): its ``rows`` in ascending order, ';'-joined (by Arrow: no
+    Python str per row)."""
     order = np.lexsort((rows, group))
-    bounds = np.flatnonzero(np.diff(group[order])) + 1
-    joined = [";".join(chunk) for chunk in np.split(rows[order].astype(str), bounds)] if len(rows) else []
-    index = frame.groupby(keys, sort=True, dropna=False).size().index
-    return pd.Series(joined, index=index, dtype="string")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0]) if len(rows) else np.array([], dtype=np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(np.r_[starts, len(rows)], pa.int64()),
+                                          pc.cast(pa.array(rows[order]), pa.string()))
+    return pd.array(pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), dtype="string")
 
 
 def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
@@ -300,24 +301,28 @@ def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
         exclusions.append(make_exclusions(DOT1, data, reason))
         return Plan(rows=pd.DataFrame(), mentions=_empty(MENTION_DTYPES), exclusions=exclusions,
                     report={"skipped": reason})
-    known = data["port_code"].isin(sd["port_code"])
-    if (~known).any():
+    keys = ["port_code", "partner_country_iso3", "flow", "mode", "period_start"]
+    figures = ["value_usd", "shipping_weight_kg", "freight_charges_usd"]
+    known = data["port_code"].isin(sd["port_code"]).to_numpy(dtype=bool)
+    if not known.all():
         exclusions.append(make_exclusions(DOT1, data[~known], "port code not in Schedule D: "
                                           + data.loc[~known, "port_code"].astype(str).map(repr)))
-    data = data[known]
+        data = data.loc[known, ["source_row", *keys, *figures]]  # only the columns used below
     ports = classify_ports(data["port_code"], sd)
 
-    keys = ["port_code", "partner_country_iso3", "flow", "mode", "period_start"]
-    g = data.groupby(keys, sort=True, dropna=False)
-    agg = g.agg(value_usd=("value_usd", "sum"), shipping_weight_kg=("shipping_weight_kg", "sum"),
-                freight_charges_usd=("freight_charges_usd", "sum"), n_rows=("source_row", "size"))
+    # Groups numbered in key order; every figure is summed per group number (one grouping by keys).
+    group = data.groupby(keys, sort=True, dropna=False, observed=True).ngroup().to_numpy()
+    agg = data[keys].iloc[np.unique(group, return_index=True)[1]].reset_index(drop=True)
+    sums = data[figures].groupby(group).sum()
     # A sum over rows of which some lack the figure would understate it: null instead.
-    for col in ["value_usd", "shipping_weight_kg", "freight_charges_usd"]:
-        any_missing = data[col].isna().groupby([data[k] for k in keys], sort=True, dropna=False).any()
-        agg[col] = agg[col].astype("Int64").mask(any_missing.reindex(agg.index).to_numpy())
-    agg["source_row"] = _joined_rows(data, keys)
-    agg = agg.reset_index().merge(ports, on="port_code", how="left", validate="many_to_one")
-    first = data.groupby("port_code", sort=True)["source_row"].min().rename("mention_source_row").reset_index()
+    missing = data[figures].isna().groupby(group).any()
+    for col in figures:
+        agg[col] = sums[col].astype("Int64").mask(missing[col]).to_numpy()
+    agg["n_rows"] = np.bincount(group)
+    agg["source_row"] = _joined_rows(data["source_row"].to_numpy(dtype="int64"), group)
+    agg = agg.merge(ports, on="port_code", how="left", validate="many_to_one")
+    first = (data.groupby("port_code", sort=True, observed=True)["source_row"].min()
+             .rename("mention_source_row").reset_index())
     agg = agg.merge(first, on="port_code", how="left", validate="many_to_one")
 
     rows = pd.DataFrame({
@@ -357,12 +362,13 @@ def _plan_texas(tables: dict[str, SourceTable]) -> Plan | None:
     mode = data["mode"].map(TEXAS_MODES).astype("string")
     bad_mode = mode.isna()
     key = ["port_code", "flow", "mode", "year"]
-    dup = data.assign(mode=mode).duplicated(key) & ~bad_mode
+    keyed = data[["source_row", "port_code", "flow", "year"]].assign(mode=mode)
+    dup = keyed.duplicated(key) & ~bad_mode
     if bad_mode.any():
         exclusions.append(make_exclusions(TEXAS, data[bad_mode], "unknown Mode label: "
                                           + data.loc[bad_mode, "mode"].astype(str).map(repr)))
     if dup.any():
-        first = data.assign(mode=mode)[~bad_mode].groupby(key)["source_row"].transform("min")
+        first = keyed[~bad_mode].groupby(key, observed=True)["source_row"].transform("min")
         exclusions.append(make_exclusions(TEXAS, data[dup], "repeats the year, port, mode and trade type of source_row "
                                           + first[dup].astype(str)))
     keep = ~bad_mode & ~dup
@@ -381,7 +387,8 @@ def _plan_texas(tables: dict[str, SourceTable]) -> Plan | None:
     ports = classify_ports(data["port_code"], sd)
 
     start, end = _year_bounds(data["year"])
-    first = data.groupby("port_code", sort=True)["source_row"].min().rename("mention_source_row").reset_index()
+    first = (data.groupby("port_code", sort=True, observed=True)["source_row"].min()
+             .rename("mention_source_row").reset_index())
     d = data.merge(first, on="port_code", how="left", validate="many_to_one").set_index(data.index)
     d = d.merge(ports[["port_code", "geography_type"]], on="port_code", how="left").set_index(data.index)
     weight_kg = _texas_weight_kg(data)
@@ -431,9 +438,9 @@ def _plan_ita(tables: dict[str, SourceTable]) -> Plan | None:
     })
 
     lines = d.drop_duplicates("source_row").sort_values("source_row")
-    split = [split_metro_title(n) for n in lines["msa_name"]]
-    first_city = pd.Series([principal_city_name(c[0]) for c, _ in split], index=lines.index, dtype="string")
-    first_state = pd.Series([s[0] if s else pd.NA for _, s in split], index=lines.index, dtype="string")
+    split = {n: split_metro_title(n) for n in pd.unique(lines["msa_name"])}  # lines repeat metros
+    first_city = lines["msa_name"].map({n: principal_city_name(c[0]) for n, (c, _) in split.items()}).astype("string")
+    first_state = lines["msa_name"].map({n: s[0] if s else pd.NA for n, (_, s) in split.items()}).astype("string")
     is_pseudo = lines["is_pseudo_metro"].astype(bool)
     mentions = pd.DataFrame({
         "source_id": ITA, "source_row": lines["source_row"], "role": "metro", "raw_name": lines["msa_name"],
@@ -500,9 +507,13 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
     if frames:
         rows = pd.concat(frames, ignore_index=True)
         # Tolerate a frame that repeats the key columns (mention keys + the places output side by side).
-        resolved = resolved.loc[:, ~resolved.columns.duplicated()]
-        ids = resolved[["source_id", "source_row", "role", "city_id"]].rename(columns={"source_row": "mention_source_row"})
-        ids = ids.astype({"source_id": "string", "mention_source_row": "Int64", "role": "string", "city_id": "string"})
+        if resolved.columns.duplicated().any():
+            resolved = resolved.loc[:, ~resolved.columns.duplicated()]
+        # Only this step's mentions: the frame has every fact step's, one row per mention.
+        ids = resolved.loc[resolved["source_id"].isin(list(plans)).to_numpy(dtype=bool),
+                           ["source_id", "source_row", "role", "city_id"]]
+        ids = ids.rename(columns={"source_row": "mention_source_row"}).astype(
+            {"source_id": "string", "mention_source_row": "Int64", "role": "string", "city_id": "string"})
         rows = rows.merge(ids, on=["source_id", *MENTION_KEY], how="left", validate="many_to_one")
         missing = rows["city_id"].isna()
         if missing.any():
@@ -516,8 +527,9 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
         flows = empty_trade_flows()
     exclusions = [e for p in plans.values() for e in p.exclusions if len(e)]
     exclusions = pd.concat(exclusions, ignore_index=True) if exclusions else empty_exclusions()
-    return StepOutput(resources={RESOURCE: flows}, exclusions=exclusions,
-                      report=_report(tables, plans, flows, exclusions))
+    report = _report(tables, plans, flows, exclusions)
+    _last_plans.clear()  # the build is done with the plans: not held while the resources are written
+    return StepOutput(resources={RESOURCE: flows}, exclusions=exclusions, report=report)
 
 
 # --------------------------------------------------------------------------- report
