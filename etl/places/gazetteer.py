@@ -67,10 +67,20 @@ _PREFIXES = (
     "commune de ", "ville de ", "mairie de ", "gemeinde ", "gemeente ", "stadt ", "marktgemeinde ",
     "gmina ", "miasto ", "mesto ", "grad ", "opcina ", "obcina ", "municipiul ", "orasul ", "comuna ",
     "dimos ", "kommune ", "the ", "bad ",
+    # council and town-hall forms of signatory names ("Primaria Tecuci", "Obec Heroltice")
+    "primaria municipiului ", "primaria orasului ", "primaria comunei ", "primaria ", "obec ",
+    "commune urbaine de ", "commune ", "landeshauptstadt ", "hansestadt ", "miasto i gmina ",
+    "science city of ", "municipality ", "executive committee of ", "concello da ", "concello do ",
+    "municipio da ", "municipio do ", "camara municipal da ", "camara municipal do ",
 )
 _SUFFIXES = (
+    " megyei jogu varos onkormanyzata", " megyei jogu varos", " megyei jogu", " varos onkormanyzata",
+    " varosi onkormanyzata", " varosi onkormanyzat", " kozseg onkormanyzata", " kozsegi onkormanyzat",
+    " metropolitan municipality", " local council", " village council",
+    " amalgamated territorial community", " amalgamated territorial", " amalgamated hromada", " amalgamated",
+    " settlement territorial community",
     " city council", " town council", " municipal council", " borough council", " shire council", " council",
-    " amalgamated territorial community", " amalgamated community", " territorial community", " hromada",
+    " amalgamated community", " territorial community", " hromada",
     " city", " town", " village", " municipality", " township", " borough", " shi", " si", " machi",
     " cho", " mura", " kommune", " kommun", " gemeinde", " stadt", " municipio", " comune",
 )

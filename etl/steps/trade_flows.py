@@ -82,10 +82,13 @@ def _empty(dtypes: dict) -> pd.DataFrame:
 
 @functools.cache
 def port_city_overrides() -> pd.DataFrame:
-    """The reviewed port -> city overrides (port_code, city_name, state, reason)."""
+    """The reviewed port -> city overrides (port_code, city_name, state, reason, and the port's
+    latitude/longitude where the name alone is ambiguous: two places of that name in the state)."""
     frame = pd.read_csv(PORT_CITIES, dtype="string", keep_default_na=False)
-    if list(frame.columns) != ["port_code", "city_name", "state", "reason"]:
+    if list(frame.columns) != ["port_code", "city_name", "state", "reason", "latitude", "longitude"]:
         raise ValueError(f"{PORT_CITIES}: unexpected header {list(frame.columns)}")
+    for c in ("latitude", "longitude"):
+        frame[c] = pd.to_numeric(frame[c].replace("", pd.NA)).astype("Float64")
     if frame["port_code"].duplicated().any():
         raise ValueError(f"{PORT_CITIES}: duplicate port codes {sorted(frame.loc[frame['port_code'].duplicated(), 'port_code'])}")
     return frame
@@ -255,7 +258,9 @@ def classify_ports(codes: pd.Series, schedule_d: pd.DataFrame) -> pd.DataFrame:
     ports["place_type"] = np.select([low_value | unknown, district], ["non_place", "port_district"], "port")
 
     over = port_city_overrides().rename(columns={"city_name": "override_city", "state": "override_state"})
-    ports = ports.merge(over[["port_code", "override_city", "override_state"]], on="port_code", how="left")
+    ports = ports.merge(over[["port_code", "override_city", "override_state", "latitude", "longitude"]]
+                        .rename(columns={"latitude": "port_latitude", "longitude": "port_longitude"}),
+                        on="port_code", how="left")
     is_port = ports["geography_type"] == "port"
     ports["mention_name"] = (ports["port_name"].where(~(is_port & ports["override_city"].notna()), ports["override_city"])
                              .mask(low_value, LOW_VALUE_NAME).mask(unknown, UNKNOWN_DISTRICT_NAME))
@@ -267,13 +272,19 @@ def classify_ports(codes: pd.Series, schedule_d: pd.DataFrame) -> pd.DataFrame:
                                                "place_type", "mention_name", "admin1", "country"]})
 
 
+def _coordinate(m: pd.DataFrame, axis: str) -> pd.Series:
+    """The source's own coordinate of a port (Texas file), else the reviewed override's."""
+    own = m[axis].astype("Float64") if axis in m else pd.Series(pd.NA, index=m.index, dtype="Float64")
+    return own.fillna(m[f"port_{axis}"].astype("Float64"))
+
+
 def _port_mentions(source_id: str, first_rows: pd.DataFrame, ports: pd.DataFrame) -> pd.DataFrame:
     """One mention per port code, at the first source row naming it."""
     m = first_rows.merge(ports, on="port_code", how="left", validate="one_to_one")
     return pd.DataFrame({
         "source_id": source_id, "source_row": m["source_row"].astype("Int64"), "role": "port",
         "raw_name": m["raw_name"], "name": m["mention_name"], "country": m["country"], "admin1": m["admin1"],
-        "latitude": m.get("latitude", pd.NA), "longitude": m.get("longitude", pd.NA), "population": pd.NA,
+        "latitude": _coordinate(m, "latitude"), "longitude": _coordinate(m, "longitude"), "population": pd.NA,
         "population_year": pd.NA, "area_km2": pd.NA, "place_type": m["place_type"], "code": m["port_code"],
         "code_type": "schedule_d_port",
     }).astype(MENTION_DTYPES)
