@@ -21,7 +21,7 @@ from etl import schema
 from etl.fetch import local_paths, manifest
 from etl.paths import BUILD
 from etl.sources import READERS
-from etl.sources.base import SourceTable, empty_exclusions
+from etl.sources.base import SourceTable, empty_exclusions, release_memory
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ def read_sources(paths: dict[str, Path], skip: set[str] = frozenset()) -> dict[s
         for source_id, path in paths.items():
             if source_id not in skip:
                 tables[source_id] = READERS[source_id](path, source_id)
+                release_memory()  # before the next reader: see its docstring
             progress.advance(task)
     return tables
 

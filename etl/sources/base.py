@@ -141,3 +141,46 @@ def number_rows(raw: pd.DataFrame) -> pd.DataFrame:
     """Add ``source_row``: the 1-based data row number in the raw file (header not counted)."""
     raw.insert(0, "source_row", pd.array(np.arange(1, len(raw) + 1), dtype="Int64"))
     return raw
+
+
+def reason_on(bad, text: str, values: pd.Series | None = None) -> pd.Series:
+    """``text`` (then the repr of the value) on the ``bad`` rows only, indexed by row: Python
+    touches the excluded rows alone."""
+    rows = np.asarray(bad, dtype=bool)
+    if values is None:
+        return pd.Series(text, index=bad.index[rows], dtype=object)
+    return text + values[rows].astype(object).map(repr)
+
+
+def join_reasons(reasons: list[pd.Series]) -> pd.Series:
+    """One "; "-separated reason per excluded row (index: the rows), in the order of ``reasons``."""
+    reasons = [r for r in reasons if len(r)]
+    return pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join) if reasons else pd.Series(dtype=object)
+
+
+def digits_to_int64(s: pd.Series) -> pd.Series:
+    """Int64 from digit strings (at most 18 digits, so no overflow), <NA> otherwise; parsed by Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ints = pc.cast(pa.array(s.where(s.str.fullmatch(r"\d{1,18}", na=False))), pa.int64())
+    return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=s.index)
+
+
+def text_to_float(s: pd.Series) -> pd.Series:
+    """``pd.to_numeric(s, errors="coerce")`` as float64, each distinct text parsed once."""
+    codes, uniques = pd.factorize(s)
+    values = pd.to_numeric(pd.Series(uniques), errors="coerce").astype("float64").to_numpy()
+    return pd.Series(np.append(values, np.nan)[codes], index=s.index)  # code -1 (missing) takes the NaN
+
+
+def release_memory() -> None:
+    """After a reader: pandas' ``.str`` accessor leaves each Series it touched in a reference cycle,
+    so raw columns and temporaries outlive the reader until a full GC, and Arrow's allocator keeps
+    the pages it freed. Hand both back, so later stages start from the live data only."""
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()

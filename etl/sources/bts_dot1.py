@@ -35,7 +35,6 @@ trade step groups by stay strings (a categorical key would group by every catego
 """
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +42,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
+from .base import (SourceTable, digits_to_int64, empty_exclusions, join_reasons, make_exclusions, number_rows,
+                   read_csv_text, reason_on, require_columns)
 
 COLUMNS = ["TRDTYPE", "USASTATE", "DEPE", "DISAGMOT", "MEXSTATE", "CANPROV", "COUNTRY", "VALUE", "SHIPWT",
            "FREIGHT_CHARGES", "DF", "CONTCODE", "MONTH", "YEAR"]
@@ -67,15 +67,8 @@ OUTPUT_DTYPES = {
 }
 
 
-def _reason(bad: pd.Series, text: str, values: pd.Series) -> pd.Series:
-    """``text`` + the repr of the value, on the rows of ``bad`` only (Python touches excluded rows alone)."""
-    return text + values[bad.to_numpy(dtype=bool)].astype(object).map(repr)
 
 
-def _join_reasons(reasons: list[pd.Series]) -> pd.Series:
-    """One "; "-separated reason per excluded row (index: the rows), in the order of ``reasons``."""
-    reasons = [r for r in reasons if len(r)]
-    return pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join) if reasons else pd.Series(dtype=object)
 
 
 def _strip(col: pd.Series) -> pd.Series:
@@ -85,23 +78,11 @@ def _strip(col: pd.Series) -> pd.Series:
     return col if stripped.equals(values) else pd.Series(pd.arrays.ArrowStringArray(stripped), index=col.index)
 
 
-def _to_int(s: pd.Series) -> pd.Series:
-    """Int64 from digit strings (at most 18 digits, so no overflow), <NA> otherwise; parsed by Arrow."""
-    ints = pc.cast(pa.array(s.where(s.str.fullmatch(r"\d{1,18}"))), pa.int64())
-    return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=s.index)
+
 
 
 def read(path: Path, source_id: str) -> SourceTable:
-    table = _read(Path(path), source_id)
-    # pandas' .str accessor leaves each Series it touched in a reference cycle, so the raw columns and
-    # temporaries would outlive _read until a full GC, and Arrow's allocator keeps the pages it freed:
-    # hand both back now, so the next stages start from the live data only (issue #10).
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    return table
-
-
-def _read(path: Path, source_id: str) -> SourceTable:
+    path = Path(path)
     raw = read_csv_text(path, source_id)
     raw.columns = [c.strip() for c in raw.columns]
     require_columns(raw, COLUMNS, source_id, path.name)
@@ -109,27 +90,27 @@ def _read(path: Path, source_id: str) -> SourceTable:
     raw = raw[COLUMNS]
     n = len(number_rows(raw))
     s = {c: _strip(raw[c]) for c in COLUMNS}
-    ints = {c: _to_int(s[c]) for c in ["VALUE", "SHIPWT", "FREIGHT_CHARGES", "MONTH", "YEAR"]}
+    ints = {c: digits_to_int64(s[c]) for c in ["VALUE", "SHIPWT", "FREIGHT_CHARGES", "MONTH", "YEAR"]}
     year, month = ints["YEAR"], ints["MONTH"]
     year_ok = s["YEAR"].str.fullmatch(r"\d{4}")
     month_ok = s["MONTH"].str.fullmatch(r"0?[1-9]|1[0-2]")
 
     reasons = [
-        _reason(~s["TRDTYPE"].isin(list(FLOWS)), "TRDTYPE is not 1 (export) or 2 (import): ", s["TRDTYPE"]),
-        _reason(~s["COUNTRY"].isin(list(PARTNERS)), "COUNTRY is not 1220 (Canada) or 2010 (Mexico): ", s["COUNTRY"]),
-        _reason(~s["DISAGMOT"].isin(list(MODES)), "unknown DISAGMOT (mode) code: ", s["DISAGMOT"]),
-        _reason(~s["DEPE"].str.fullmatch(r"\d{4}|\d{2}XX"), "DEPE is not a Schedule D port code: ", s["DEPE"]),
-        _reason(~s["VALUE"].str.fullmatch(r"\d+"), "VALUE is not a non-negative integer: ", s["VALUE"]),
-        _reason(~s["SHIPWT"].str.fullmatch(r"\d*"), "SHIPWT is not an integer: ", s["SHIPWT"]),
-        _reason(~s["FREIGHT_CHARGES"].str.fullmatch(r"\d*"), "FREIGHT_CHARGES is not an integer: ",
+        reason_on(~s["TRDTYPE"].isin(list(FLOWS)), "TRDTYPE is not 1 (export) or 2 (import): ", s["TRDTYPE"]),
+        reason_on(~s["COUNTRY"].isin(list(PARTNERS)), "COUNTRY is not 1220 (Canada) or 2010 (Mexico): ", s["COUNTRY"]),
+        reason_on(~s["DISAGMOT"].isin(list(MODES)), "unknown DISAGMOT (mode) code: ", s["DISAGMOT"]),
+        reason_on(~s["DEPE"].str.fullmatch(r"\d{4}|\d{2}XX"), "DEPE is not a Schedule D port code: ", s["DEPE"]),
+        reason_on(~s["VALUE"].str.fullmatch(r"\d+"), "VALUE is not a non-negative integer: ", s["VALUE"]),
+        reason_on(~s["SHIPWT"].str.fullmatch(r"\d*"), "SHIPWT is not an integer: ", s["SHIPWT"]),
+        reason_on(~s["FREIGHT_CHARGES"].str.fullmatch(r"\d*"), "FREIGHT_CHARGES is not an integer: ",
                 s["FREIGHT_CHARGES"]),
-        *[_reason(s[c].str.fullmatch(r"\d{19,}"), f"{c} has more than 18 digits: ", s[c])
+        *[reason_on(s[c].str.fullmatch(r"\d{19,}"), f"{c} has more than 18 digits: ", s[c])
           for c in ["VALUE", "SHIPWT", "FREIGHT_CHARGES"]],
-        _reason(~month_ok, "MONTH is not 1-12: ", s["MONTH"]),
-        _reason(~year_ok, "YEAR is not a 4-digit year: ", s["YEAR"]),
-        _reason(year_ok & ~year.between(*YEARS).fillna(False), f"YEAR is outside {YEARS[0]}-{YEARS[1]}: ", s["YEAR"]),
+        reason_on(~month_ok, "MONTH is not 1-12: ", s["MONTH"]),
+        reason_on(~year_ok, "YEAR is not a 4-digit year: ", s["YEAR"]),
+        reason_on(year_ok & ~year.between(*YEARS).fillna(False), f"YEAR is outside {YEARS[0]}-{YEARS[1]}: ", s["YEAR"]),
     ]
-    reason = _join_reasons(reasons)
+    reason = join_reasons(reasons)
     bad = raw.index.isin(reason.index)
 
     # The first day of the month, on rows with a valid month and year (the others are excluded).

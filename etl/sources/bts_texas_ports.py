@@ -32,15 +32,12 @@ distinct float text and per excluded row (its reason).
 """
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
+from .base import (SourceTable, digits_to_int64, empty_exclusions, join_reasons, make_exclusions, number_rows,
+                   read_csv_text, reason_on, require_columns, text_to_float)
 
 COLUMNS = ["Year", "PortCode", "Port", "Mode", "TradeType", "TradeValue", "Weight", "FreightCharges", "Region",
            "Lat", "Lon", "WeightLb"]
@@ -56,65 +53,42 @@ PARTIAL_YEARS = {1993: "April-December only (9 months)"}
 WHOLE = r"\d+(\.0*)?"
 
 
-def _reason(bad: pd.Series, text: str, values: pd.Series | None = None) -> pd.Series:
-    """``text`` (+ the repr of the value) on the rows of ``bad`` only (Python touches excluded rows alone)."""
-    rows = bad.to_numpy(dtype=bool)
-    if values is None:
-        return pd.Series(text, index=bad.index[rows], dtype=object)
-    return text + values[rows].astype(object).map(repr)
 
 
-def _join_reasons(reasons: list[pd.Series]) -> pd.Series:
-    """One "; "-separated reason per excluded row (index: the rows), in the order of ``reasons``."""
-    reasons = [r for r in reasons if len(r)]
-    return pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join) if reasons else pd.Series(dtype=object)
 
 
 def _whole(s: pd.Series) -> pd.Series:
     """Exact Int64 from text like "1018926908.0" (parsed by Arrow); <NA> where blank, not whole or 19+ digits."""
-    digits = s.where(s.str.fullmatch(r"\d{1,18}(\.0*)?", na=False)).str.replace(r"\.0*$", "", regex=True)
-    ints = pc.cast(pa.array(digits), pa.int64())
-    return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=s.index)
+    return digits_to_int64(s.str.replace(r"\.0*$", "", regex=True))
 
 
-def _to_float(s: pd.Series) -> pd.Series:
-    """``pd.to_numeric(s, errors="coerce")`` as float64, each distinct text parsed once."""
-    codes, uniques = pd.factorize(s)
-    values = pd.to_numeric(pd.Series(uniques), errors="coerce").astype("float64").to_numpy()
-    return pd.Series(np.append(values, np.nan)[codes], index=s.index)  # code -1 (missing) takes the NaN
 
 
 def read(path: Path, source_id: str) -> SourceTable:
-    table = _read(Path(path), source_id)
-    gc.collect()  # free the temporaries and Arrow's freed pages now: see climactor_contextuals.read
-    pa.default_memory_pool().release_unused()
-    return table
-
-
-def _read(path: Path, source_id: str) -> SourceTable:
+    path = Path(path)
     raw = read_csv_text(path, source_id)
     require_columns(raw, COLUMNS, source_id, path.name)
 
     raw = raw[COLUMNS]
     n = len(number_rows(raw))
     s = {c: raw[c].str.strip() for c in COLUMNS}
-    floats = {c: _to_float(s[c].mask(s[c] == "")) for c in ["Weight", "WeightLb", "Lat", "Lon"]}
+    floats = {c: text_to_float(s[c].mask(s[c] == "")) for c in ["Weight", "WeightLb", "Lat", "Lon"]}
 
     reasons = [
-        _reason(~s["Year"].str.fullmatch(r"\d{4}(\.0*)?"), "Year is not a year: ", s["Year"]),
-        _reason(~s["PortCode"].str.fullmatch(r"\d{4}"), "PortCode is not 4 digits: ", s["PortCode"]),
-        _reason(~s["TradeType"].isin(list(FLOWS)), "TradeType is not Export/Import: ", s["TradeType"]),
-        _reason(s["TradeValue"] == "", "TradeValue is blank"),
-        _reason((s["TradeValue"] != "") & ~s["TradeValue"].str.fullmatch(WHOLE),
+        reason_on(~s["Year"].str.fullmatch(r"\d{4}(\.0*)?"), "Year is not a year: ", s["Year"]),
+        reason_on(~s["PortCode"].str.fullmatch(r"\d{4}"), "PortCode is not 4 digits: ", s["PortCode"]),
+        reason_on(~s["TradeType"].isin(list(FLOWS)), "TradeType is not Export/Import: ", s["TradeType"]),
+        reason_on(s["TradeValue"] == "", "TradeValue is blank"),
+        reason_on((s["TradeValue"] != "") & ~s["TradeValue"].str.fullmatch(WHOLE),
                 "TradeValue is not a whole number of USD: ", s["TradeValue"]),
-        _reason((s["FreightCharges"] != "") & ~s["FreightCharges"].str.fullmatch(WHOLE),
+        reason_on((s["FreightCharges"] != "") & ~s["FreightCharges"].str.fullmatch(WHOLE),
                 "FreightCharges is not a whole number of USD: ", s["FreightCharges"]),
-        *[_reason(s[c].str.fullmatch(r"\d{19,}(\.0*)?"), f"{c} has more than 18 digits: ", s[c])
+        *[reason_on(s[c].str.fullmatch(r"\d{19,}(\.0*)?"), f"{c} has more than 18 digits: ", s[c])
           for c in ["TradeValue", "FreightCharges"]],
     ]
     for c, v in floats.items():
-        reasons.append(_reason(v.isna() & (s[c] != ""), f"{c} is not a number: ", s[c]))
-    reason = _join_reasons(reasons)
+        reasons.append(reason_on(v.isna() & (s[c] != ""), f"{c} is not a number: ", s[c]))
+    reason = join_reasons(reasons)
     bad = raw.index.isin(reason.index)
 
     out = pd.DataFrame({

@@ -45,7 +45,6 @@ Python object per cell (the 100x benchmark, issue #10).
 from __future__ import annotations
 
 import codecs
-import gc
 import re
 import threading
 from pathlib import Path
@@ -56,7 +55,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .base import SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text, require_columns
+from .base import (SourceTable, empty_exclusions, join_reasons, make_exclusions, number_rows, read_csv_text,
+                   reason_on, require_columns, text_to_float)
 
 COLUMNS = ["name", "iso", "entity_type", "country", "area", "num_commit", "lat", "lng", "population",
            "population_year", "state", "admin_1", "initiatives_committed", "region"]
@@ -180,27 +180,6 @@ def _clean_text(col: pd.Series) -> tuple[pd.Series, int]:
     return _tidy(values, col.index), repaired
 
 
-def _reason(bad: pd.Series | np.ndarray, text: str, values: pd.Series | None = None) -> pd.Series:
-    """``text`` (then the repr of the value) on the ``bad`` rows only, so Python touches excluded rows alone."""
-    rows = np.asarray(bad, dtype=bool)
-    if values is None:
-        return pd.Series(text, index=bad.index[rows], dtype=object)
-    return text + values[rows].astype(object).map(repr)
-
-
-def join_reasons(reasons: list[pd.Series]) -> pd.Series:
-    """One "; "-separated reason per excluded row (index: the rows), in the order of ``reasons``."""
-    reasons = [r for r in reasons if len(r)]
-    if not reasons:
-        return pd.Series(dtype=object)
-    return pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join)
-
-
-def _to_float(s: pd.Series) -> pd.Series:
-    """``pd.to_numeric(s, errors="coerce")`` as float64, each distinct text parsed once."""
-    codes, uniques = pd.factorize(s)
-    values = pd.to_numeric(pd.Series(uniques), errors="coerce").astype("float64").to_numpy()
-    return pd.Series(np.append(values, np.nan)[codes], index=s.index)  # code -1 (missing) takes the NaN
 
 
 def _parse_number(raw: pd.Series, column: str, extra_missing: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
@@ -210,26 +189,18 @@ def _parse_number(raw: pd.Series, column: str, extra_missing: tuple[str, ...] = 
     missing = missing.to_numpy(zero_copy_only=False)
     thousands = pc.match_substring_regex(text, r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,765.00"
     plain = pc.if_else(thousands, pc.replace_substring(text, ",", ""), text)
-    num = _to_float(_text(plain, raw.index).mask(missing))
-    return num, _reason(num.isna().to_numpy() & ~missing, f"{column} is not a number: ", _text(text, raw.index))
+    num = text_to_float(_text(plain, raw.index).mask(missing))
+    return num, reason_on(num.isna().to_numpy() & ~missing, f"{column} is not a number: ", _text(text, raw.index))
 
 
-def _to_int(num: pd.Series, column: str, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+def digits_to_int64(num: pd.Series, column: str, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     frac = num.notna() & (num % 1 != 0)
-    return num.mask(frac).round().astype("Int64"), _reason(frac, f"{column} is not a whole number: ", raw)
+    return num.mask(frac).round().astype("Int64"), reason_on(frac, f"{column} is not a whole number: ", raw)
+
 
 
 def read(path: Path, source_id: str) -> SourceTable:
-    table = _read(Path(path), source_id)
-    # pandas' .str accessor leaves each Series it touched in a reference cycle, so the raw columns and
-    # temporaries would outlive _read until a full GC, and Arrow's allocator keeps the pages it freed:
-    # hand both back now, so the next stages start from the live data only (issue #10).
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    return table
-
-
-def _read(path: Path, source_id: str) -> SourceTable:
+    path = Path(path)
     with open(path, "rb") as stream:
         data, non_utf8 = decode(stream)
     raw = read_csv_text(path, source_id, data=data)
@@ -245,17 +216,17 @@ def _read(path: Path, source_id: str) -> SourceTable:
         cleaned[col], repaired = _clean_text(raw[col])
         if repaired:
             notes["mojibake_repaired"][col] = repaired
-    reasons.append(_reason(cleaned["name"].isna(), "name is missing"))
+    reasons.append(reason_on(cleaned["name"].isna(), "name is missing"))
 
     et_raw = _tidy(pa.array(raw["entity_type"]), raw.index)
     et = et_raw.map({v: ENTITY_TYPES.get(v.lower()) for v in et_raw.dropna().unique()}).astype(TEXT)
-    reasons.append(_reason(et_raw.notna() & et.isna(), "unknown entity_type: ", et_raw))
+    reasons.append(reason_on(et_raw.notna() & et.isna(), "unknown entity_type: ", et_raw))
 
     area, r = _parse_number(raw["area"], "area", extra_missing=("NaN",))
     reasons.append(r)
     num_commit, r = _parse_number(raw["num_commit"], "num_commit")
     reasons.append(r)
-    num_commit, r = _to_int(num_commit, "num_commit", raw["num_commit"])
+    num_commit, r = digits_to_int64(num_commit, "num_commit", raw["num_commit"])
     reasons.append(r)
     lat, r = _parse_number(raw["lat"], "lat")
     reasons.append(r)
@@ -265,7 +236,7 @@ def _read(path: Path, source_id: str) -> SourceTable:
     reasons.append(r)
     year, r = _parse_number(raw["population_year"], "population_year")
     reasons.append(r)
-    year, r = _to_int(year, "population_year", raw["population_year"])
+    year, r = digits_to_int64(year, "population_year", raw["population_year"])
     reasons.append(r)
     zero_year = year.eq(0).fillna(False)
     year = year.mask(zero_year)

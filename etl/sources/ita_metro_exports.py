@@ -30,17 +30,15 @@ per scientific-notation cell and per excluded line.
 """
 from __future__ import annotations
 
-import gc
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from .base import SourceError, SourceTable, empty_exclusions, make_exclusions, number_rows, read_csv_text
+from .base import (SourceError, SourceTable, digits_to_int64, empty_exclusions, make_exclusions, number_rows,
+                   read_csv_text)
 
 NAME_COLUMN = "MSA Full Name"
 UNIT_COLUMN = "Unit (Valid for crosstab only)"  # trailing space in the file
@@ -61,20 +59,11 @@ def _sci_to_int(text: str) -> int | None:
     return int(d) if d == d.to_integral_value() else None
 
 
-def _to_int(s: pd.Series) -> pd.Series:
-    """Int64 from digit strings (at most 18 digits, so no overflow), <NA> otherwise; parsed by Arrow."""
-    ints = pc.cast(pa.array(s.where(s.str.fullmatch(r"\d{1,18}", na=False))), pa.int64())
-    return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=s.index)
+
 
 
 def read(path: Path, source_id: str) -> SourceTable:
-    table = _read(Path(path), source_id)
-    gc.collect()  # free the temporaries and Arrow's freed pages now: see climactor_contextuals.read
-    pa.default_memory_pool().release_unused()
-    return table
-
-
-def _read(path: Path, source_id: str) -> SourceTable:
+    path = Path(path)
     raw = read_csv_text(path, source_id)
     header = [c.strip() for c in raw.columns]
     if header[:2] != [NAME_COLUMN, UNIT_COLUMN]:
@@ -100,7 +89,7 @@ def _read(path: Path, source_id: str) -> SourceTable:
     v = long["value_raw"]
     suppressed = v == ""
     sci = v.str.fullmatch(SCI.pattern)
-    value = _to_int(v)
+    value = digits_to_int64(v)
     sci_values = pd.Series([_sci_to_int(x) for x in v[sci]], index=v[sci].index, dtype="object")
     value[sci_values.dropna().index] = sci_values.dropna().astype("int64")
     unparsed = ~suppressed & value.isna()

@@ -29,7 +29,6 @@ per DISTINCT name (the self-pair key) and per excluded row (its reason).
 """
 from __future__ import annotations
 
-import gc
 import unicodedata
 from pathlib import Path
 
@@ -102,17 +101,9 @@ def _parse_side(raw: pd.DataFrame, k: str) -> tuple[pd.DataFrame, pd.Series, pd.
     return side, reason, from_city
 
 
+
 def read(path: Path, source_id: str) -> SourceTable:
-    table = _read(Path(path), source_id)
-    # pandas' .str accessor leaves each Series it touched in a reference cycle, so the raw columns and
-    # temporaries would outlive _read until a full GC, and Arrow's allocator keeps the pages it freed:
-    # hand both back now, so the next stages start from the live data only (issue #10).
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    return table
-
-
-def _read(path: Path, source_id: str) -> SourceTable:
+    path = Path(path)
     raw = read_csv_text(path, source_id)
     if list(raw.columns) != COLUMNS:
         raise SourceError(source_id, f"{path.name}: expected columns {COLUMNS}, found {list(raw.columns)}")
