@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,3 +29,11 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def wait_for(path: Path, pid: int, timeout_s: float) -> bool:
+    """Wait until ``path`` exists, while process ``pid`` (which writes it) runs; did it appear?"""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists() and time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    return path.exists()

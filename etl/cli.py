@@ -79,9 +79,8 @@ def _start_background_work(out_dir: Path):
     from etl.quality import expectations, tableschema
 
     build_cache_in_background()
-    resources = schema.descriptor()["resources"]
-    return expectations.start_early(out_dir, VALIDATIONS, [r["name"] for r in resources],
-                                    {r["name"]: tableschema.primary_key(r) for r in resources})
+    pks = tableschema.primary_keys(schema.descriptor())
+    return expectations.start_early(out_dir, VALIDATIONS, pks)
 
 
 @app.command()

@@ -574,9 +574,7 @@ def test_gate_on_the_real_build(real_build):
 # --------------------------------------------------------------------------- suites started early by the build
 
 def _start_early(build: Path):
-    resources = schema.descriptor()["resources"]
-    return expectations.start_early(build, expectations.VALIDATIONS, [r["name"] for r in resources],
-                                    {r["name"]: tableschema.primary_key(r) for r in resources})
+    return expectations.start_early(build, expectations.VALIDATIONS, tableschema.primary_keys(schema.descriptor()))
 
 
 def _early_results(build: Path):
@@ -596,7 +594,7 @@ def test_early_suite_results_are_the_gates_own(build):
     expected = expectations.run_all(
         {n: expectations.frame_for_gx(pq.read_table(data / f"{n}.parquet")) for n in schema.resource_names()},
         expectations.load_build_report(build), expectations.VALIDATIONS, schema.resource_names(),
-        {r["name"]: tableschema.primary_key(r) for r in schema.descriptor()["resources"]},
+        tableschema.primary_keys(schema.descriptor()),
         str(build / "build_report.json"))
     assert [(r.resource, r.check, r.target, r.ok, r.rows) for r in got] == \
         [(r.resource, r.check, r.target, r.ok, r.rows) for r in expected]

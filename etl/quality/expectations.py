@@ -121,7 +121,8 @@ class EarlyRun:
         (self.workdir / "abort").write_text("abort\n")
 
 
-def start_early(build_dir: Path, suites_dir: Path, names: list[str], primary_keys: dict[str, list[str]]) -> EarlyRun:
+def start_early(build_dir: Path, suites_dir: Path, primary_keys: dict[str, list[str]]) -> EarlyRun:
+    """The child for the resources of ``primary_keys`` (name -> key, as ``tableschema.primary_keys``)."""
     import shutil
 
     from etl.background import start_python
@@ -129,7 +130,7 @@ def start_early(build_dir: Path, suites_dir: Path, names: list[str], primary_key
     workdir = Path(build_dir) / EARLY_DIR
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    spec = {"build_dir": str(build_dir), "suites_dir": str(suites_dir), "names": names, "pks": primary_keys,
+    spec = {"build_dir": str(build_dir), "suites_dir": str(suites_dir), "pks": primary_keys,
             "parent": os.getpid()}
     (workdir / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     proc = start_python("import sys; from etl.quality.expectations import early_main; early_main(sys.argv[1])",
@@ -149,18 +150,18 @@ def early_main(workdir: str) -> None:
     spec = json.loads((wd / "spec.json").read_text(encoding="utf-8"))
     _context()
     while not (wd / "ready").exists():
-        if (wd / "abort").exists() or (os.getppid() != spec["parent"] and not (wd / "ready").exists()):
+        if (wd / "abort").exists() or os.getppid() != spec["parent"]:   # the build failed or died
             return
         time.sleep(0.05)
-    build_dir, suites_dir = Path(spec["build_dir"]), Path(spec["suites_dir"])
+    build_dir, suites_dir, names = Path(spec["build_dir"]), Path(spec["suites_dir"]), list(spec["pks"])
     frames = {}
-    for name in spec["names"]:
+    for name in names:
         try:
             frames[name] = frame_for_gx(pq.read_table(build_dir / "data" / f"{name}.parquet"))
         except Exception:  # noqa: BLE001 - unreadable here means unreadable for the gate too
             continue
-    stamp = fingerprint(build_dir, suites_dir, spec["names"])
-    results = run_all(frames, load_build_report(build_dir), suites_dir, spec["names"], spec["pks"],
+    stamp = fingerprint(build_dir, suites_dir, names)
+    results = run_all(frames, load_build_report(build_dir), suites_dir, names, spec["pks"],
                       str(build_dir / "build_report.json"))
     tmp = wd / "out.pickle.tmp"
     tmp.write_bytes(pickle.dumps({"fingerprint": stamp, "frames": sorted(frames), "results": results}))
@@ -171,7 +172,8 @@ def early_results(build_dir: Path, suites_dir: Path, names: list[str], frames: l
                   timeout_s: float = 300.0) -> list[CheckResult] | None:
     """The child's results if it ran on exactly these files (waiting while it runs); else None."""
     import pickle
-    import time
+
+    from etl.background import wait_for
 
     wd = Path(build_dir) / EARLY_DIR
     out = wd / "out.pickle"
@@ -179,11 +181,7 @@ def early_results(build_dir: Path, suites_dir: Path, names: list[str], frames: l
         pid = int((wd / "pid").read_text())
     except (OSError, ValueError):
         return None
-    from etl.background import pid_alive
-
-    deadline = time.monotonic() + timeout_s
-    while not out.exists() and time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.05)
+    wait_for(out, pid, timeout_s)
     try:
         data = pickle.loads(out.read_bytes())
     except (OSError, EOFError, pickle.UnpicklingError):

@@ -68,8 +68,8 @@ def check_build(build_dir: Path = BUILD, *, suites_dir: Path = VALIDATIONS, desc
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     descriptor = etl_schema.descriptor(descriptor_path)
-    names = [r["name"] for r in descriptor["resources"]]
-    pks = {r["name"]: tableschema.primary_key(r) for r in descriptor["resources"]}
+    pks = tableschema.primary_keys(descriptor)
+    names = list(pks)
     results = tableschema.check_descriptor(descriptor)
     timings["descriptor"] = time.perf_counter() - t0
 

@@ -362,6 +362,11 @@ def primary_key(resource: dict) -> list[str]:
     return [pk] if isinstance(pk, str) else list(pk)
 
 
+def primary_keys(descriptor: dict) -> dict[str, list[str]]:
+    """Every resource's primary key, by resource name (in the descriptor's order)."""
+    return {r["name"]: primary_key(r) for r in descriptor["resources"]}
+
+
 def check_rows(resource: dict, table: LoadedTable) -> list[CheckResult]:
     """Blank rows and the primary key."""
     results = []
