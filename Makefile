@@ -11,7 +11,7 @@ RAW_MIRROR ?=
 export RAW_MIRROR
 
 ETL_FILES := $(shell find etl -type f \( -name '*.py' -o -name '*.csv' -o -name '*.json' \) -not -path '*/__pycache__/*')
-MIRROR_FILES := $(if $(RAW_MIRROR),$(wildcard $(RAW_MIRROR)/*.csv $(RAW_MIRROR)/*.json))
+MIRROR_FILES := $(if $(RAW_MIRROR),$(filter-out %/FILES.tsv %/SOURCES.md,$(wildcard $(RAW_MIRROR)/*)))
 VALIDATION_FILES := $(wildcard validations/*)
 # Stamp of the last successful publish of this version (a no-op publish leaves the release untouched).
 RELEASE := build/.published-$(VERSION)

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Iterator
 
 from etl.paths import ROOT
-from etl.publish import sha256
+from etl.release.files import sha256
 
 DEFAULT_MIRROR = ROOT.parent / "shared" / "raw-mirror"
 RESULTS_DIR = ROOT / "benchmarks"
@@ -181,16 +181,18 @@ def inflate_sources(paths: dict[str, Path], factor: int, out_dir: Path,
 
 def mirror_paths(mirror: Path) -> dict[str, Path]:
     """Every manifest source in the mirror, sha256-verified (the bench never reads raw/)."""
-    from etl.fetch import expected_sha256, file_name, manifest
+    from etl.fetch import expected_sha256, file_name, is_file_set, manifest, source_files
     paths, errors = {}, []
     for source in manifest():
-        path = Path(mirror) / file_name(source)
-        if not path.is_file():
-            errors.append(f"{source['id']}: {path} is missing")
-        elif sha256(path) != expected_sha256(source):
-            errors.append(f"{source['id']}: {path} fails its sha256")
-        else:
-            paths[source["id"]] = path
+        files = []
+        for entry in source_files(source):
+            path = Path(mirror) / file_name(entry)
+            if not path.is_file():
+                errors.append(f"{source['id']}: {path} is missing")
+            elif sha256(path) != expected_sha256(entry):
+                errors.append(f"{source['id']}: {path} fails its sha256")
+            files.append(path)
+        paths[source["id"]] = files if is_file_set(source) else files[0]
     if errors:
         raise SystemExit("mirror check failed:\n  " + "\n  ".join(errors))
     return paths

@@ -11,28 +11,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from rich.progress import Progress
 
 from etl import schema
-from etl.fetch import local_paths, manifest
+from etl.fetch import SourcePaths, local_paths, manifest
 from etl.paths import BUILD
 from etl.sources import READERS
 from etl.sources.base import SourceTable, empty_exclusions, release_memory
+from etl.steps.base import StepOutput
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class StepOutput:
-    """What a fact step returns: resource frames, extra exclusions, report figures."""
-
-    resources: dict[str, pd.DataFrame]
-    exclusions: pd.DataFrame = field(default_factory=empty_exclusions)
-    report: dict = field(default_factory=dict)
 
 
 def fact_steps():
@@ -40,7 +31,7 @@ def fact_steps():
     return [pledges, partnerships, trade_flows]
 
 
-def read_sources(paths: dict[str, Path], skip: set[str] = frozenset()) -> dict[str, SourceTable]:
+def read_sources(paths: dict[str, SourcePaths], skip: set[str] = frozenset()) -> dict[str, SourceTable]:
     tables = {}
     with Progress(transient=True) as progress:
         task = progress.add_task("reading sources", total=len(paths))
@@ -52,7 +43,7 @@ def read_sources(paths: dict[str, Path], skip: set[str] = frozenset()) -> dict[s
     return tables
 
 
-def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: dict[str, Path] | None = None) -> dict:
+def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: dict[str, SourcePaths] | None = None) -> dict:
     """Build every resource into ``out_dir/data`` and write ``out_dir/build_report.json``."""
     from etl.steps.places import build_places
 

@@ -119,6 +119,20 @@ def resolve(file: Optional[Path] = typer.Argument(None, help="CSV with columns n
         _fail(exc)
 
 
+@app.command("manifest-set")
+def manifest_set(source_id: str = typer.Argument(..., help="A source already declared in datapackage.json."),
+                 match: str = typer.Option(..., "--match", help="Regular expression the whole base name must match."),
+                 listing: Path = typer.Option(Path("../shared/raw-mirror/FILES.tsv"), "--listing",
+                                              help="TSV with columns file, repo, commit, path, sha256, bytes.")):
+    """Write a file-set source's `files` (pinned URL, sha256, bytes each) from a file listing."""
+    from etl.manifest import file_entries, read_listing, set_files
+    try:
+        n = set_files(source_id, file_entries(read_listing(listing), match))
+    except (KeyError, ValueError) as exc:
+        _fail(exc)
+    err.print(f"{source_id}: {n} files written to datapackage.json")
+
+
 @app.command()
 def serve(port: int = typer.Option(8001, help="Port on 127.0.0.1."),
           published: Path = typer.Option(PUBLISHED, help="Release folder.")):

@@ -7,7 +7,6 @@ never rewritten: identical content is a no-op, different content is refused.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from etl import schema
 from etl.paths import BUILD, PUBLISHED
+from etl.release.files import sha256
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +27,6 @@ RUN_REPORTS = ("quality.md", "quality.json")
 
 class ReleaseError(RuntimeError):
     """The release cannot be published as asked; nothing under published/ was changed."""
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def csv_name(name: str) -> str:
-    return f"{name}-csv"
 
 
 def _file_facts(stage: Path, rel: str) -> dict:
@@ -71,28 +59,6 @@ def release_descriptor(stage: Path, version: str) -> dict:
     reports = [p for p in ("CHANGELOG.md", "changes.json", "DATA_DICTIONARY.md", *RUN_REPORTS) if (stage / p).exists()]
     top["reports"] = [{"path": p, "title": _REPORT_TITLES.get(p, p)} for p in reports]
     return top
-
-
-def file_twins(descriptor: dict) -> dict:
-    """The release descriptor with each table as two resources, ``<name>`` (its Parquet file) and
-    ``<name>-csv`` (its CSV file, foreign keys pointing at CSV twins): the form the quality gate
-    and the release tools check and read, one resource per physical file."""
-    out = copy.deepcopy(descriptor)
-    resources = []
-    for res in descriptor["resources"]:
-        if "parquet" not in res:
-            resources.append(copy.deepcopy(res))
-            continue
-        pq_res = {k: v for k, v in copy.deepcopy(res).items() if k not in ("parquet", "encoding")}
-        pq_res.update(copy.deepcopy(res["parquet"]))
-        csv_res = {k: v for k, v in copy.deepcopy(res).items() if k != "parquet"}
-        csv_res["name"] = csv_name(res["name"])
-        for fk in csv_res["schema"].get("foreignKeys", []):
-            if fk["reference"]["resource"]:
-                fk["reference"]["resource"] = csv_name(fk["reference"]["resource"])
-        resources += [pq_res, csv_res]
-    out["resources"] = resources
-    return out
 
 
 _REPORT_TITLES = {

@@ -18,12 +18,68 @@ def _fake_manifest(monkeypatch, content: bytes, name="sample.csv"):
 
 def test_manifest_entries_are_pinned_and_complete():
     for s in fetch.manifest():
-        assert re.fullmatch(r"https://raw\.githubusercontent\.com/[^/]+/[^/]+/[0-9a-f]{40}/.+", s["path"]), s["id"]
-        assert re.fullmatch(r"sha256:[0-9a-f]{64}", s["hash"]), s["id"]
+        for entry in fetch.source_files(s):
+            assert re.fullmatch(r"https://raw\.githubusercontent\.com/[^/]+/[^/]+/[0-9a-f]{40}/.+", entry["path"]), s["id"]
+            assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["hash"]), s["id"]
         for key in ("id", "title", "publisher", "licenses", "citation"):
             assert s.get(key), f"{s['id']} lacks {key}"
-    names = [fetch.file_name(s) for s in fetch.manifest()]
+    names = [fetch.file_name(f) for s in fetch.manifest() for f in fetch.source_files(s)]
     assert len(names) == len(set(names)), "mirror lookup by base name needs unique base names"
+
+
+def _fake_set(monkeypatch, contents: dict[str, bytes]):
+    entry = {"id": "monthly", "files": [
+        {"name": name, "path": f"https://example.invalid/repo/abc/{name}",
+         "hash": "sha256:" + hashlib.sha256(data).hexdigest()} for name, data in contents.items()]}
+    monkeypatch.setattr(fetch, "manifest", lambda: [entry])
+    return entry
+
+
+def test_file_set_is_fetched_file_by_file_into_its_own_folder(tmp_path, monkeypatch):
+    contents = {"m_0120.csv": b"a\n1\n", "m_0220.csv": b"a\n2\n"}
+    _fake_set(monkeypatch, contents)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name, data in contents.items():
+        (mirror / name).write_bytes(data)
+    paths = fetch.fetch_all(mirror, tmp_path / "raw")
+    assert [p.name for p in paths["monthly"]] == ["m_0120.csv", "m_0220.csv"]
+    assert all(p.parent == tmp_path / "raw" / "monthly" for p in paths["monthly"])
+    assert fetch.local_paths(tmp_path / "raw") == paths
+
+
+def test_file_set_names_every_missing_or_corrupt_file_and_builds_nothing(tmp_path, monkeypatch):
+    contents = {"m_0120.csv": b"a\n1\n", "m_0220.csv": b"a\n2\n", "m_0320.csv": b"a\n3\n"}
+    _fake_set(monkeypatch, contents)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "m_0120.csv").write_bytes(contents["m_0120.csv"])
+    (mirror / "m_0220.csv").write_bytes(b"a\n9\n")  # corrupt month; m_0320 missing
+    with pytest.raises(fetch.FetchError) as exc:
+        fetch.fetch_all(mirror, tmp_path / "raw")
+    msg = str(exc.value)
+    assert "[monthly] checksum mismatch" in msg and "m_0220.csv" in msg
+    assert "[monthly] m_0320.csv is missing from the mirror" in msg
+    assert "m_0120.csv" not in msg
+
+
+def test_manifest_set_entries_are_generated_from_a_listing(tmp_path):
+    from etl.manifest import file_entries, set_files
+
+    listing = [{"file": "dot1_0120.csv", "repo": "o/r", "commit": "a" * 40, "path": "y 2020/dot1_0120.csv",
+                "sha256": "b" * 64, "bytes": "10", "lines": "2"},
+               {"file": "dot3_0120.csv", "repo": "o/r", "commit": "a" * 40, "path": "dot3_0120.csv",
+                "sha256": "c" * 64, "bytes": "10", "lines": "2"}]
+    entries = file_entries(listing, r"dot1_\d{4}\.csv")
+    assert entries == [{"name": "dot1_0120.csv", "path": f"https://raw.githubusercontent.com/o/r/{'a' * 40}/y%202020/dot1_0120.csv",
+                        "hash": "sha256:" + "b" * 64, "bytes": 10}]
+    desc = tmp_path / "datapackage.json"
+    desc.write_text('{"sources": [{"id": "s", "title": "t", "path": "u", "hash": "h"}]}')
+    assert set_files("s", entries, desc) == 1
+    source = __import__("json").loads(desc.read_text())["sources"][0]
+    assert source == {"id": "s", "title": "t", "files": entries}
+    with pytest.raises(KeyError, match="not declared"):
+        set_files("other", entries, desc)
 
 
 def test_mirror_copy_is_verified_and_cached(tmp_path, monkeypatch):

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from etl import publish, schema
-from etl.publish import SUMS, sha256
+from etl.publish import SUMS
+from etl.release.files import sha256
 from tests.conftest import requires_mirror
 
 pytestmark = requires_mirror

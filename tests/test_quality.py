@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from etl import schema
-from etl.publish import sha256
+from etl.release.files import sha256
 from etl.quality import expectations, gate, tableschema
 from tests.conftest import FIXTURES, requires_mirror
 

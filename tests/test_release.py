@@ -510,9 +510,9 @@ def test_serve_answers_on_loopback_read_only(tmp_path, builds, gate):
 
 # --------------------------------------------------------------------------- real mirror
 
-def _raw_paths(mirror: Path) -> dict[str, Path]:
-    from etl.fetch import file_name, manifest
-    return {s["id"]: mirror / file_name(s) for s in manifest()}
+def _raw_paths(mirror: Path) -> dict:
+    from etl.fetch import mirror_paths
+    return mirror_paths(mirror)
 
 
 def _real_gate_or_stand_in(monkeypatch):

@@ -28,11 +28,11 @@ from pathlib import Path
 import pandas as pd
 
 
-def source_paths(mirror: Path) -> dict[str, Path]:
-    """source_id -> file in the mirror (found by upstream base name, like ``make publish``)."""
-    from etl.fetch import file_name, manifest
+def source_paths(mirror: Path) -> dict:
+    """source_id -> file(s) in the mirror (found by upstream base name, like ``make publish``)."""
+    from etl.fetch import mirror_paths
 
-    return {s["id"]: Path(mirror) / file_name(s) for s in manifest()}
+    return mirror_paths(Path(mirror))
 
 
 def build_mentions(mirror: Path) -> tuple[pd.DataFrame, Path | None]:

@@ -52,11 +52,12 @@ def load_labels(path: Path = LABELS) -> pd.DataFrame:
 def _mirror_tables(mirror: Path | None, ids: list[str]) -> dict:
     if mirror is None:
         return {}
-    from etl.fetch import file_name, manifest
+    from etl.fetch import mirror_paths
     from etl.sources import READERS
 
-    paths = {s["id"]: Path(mirror) / file_name(s) for s in manifest()}
-    return {sid: READERS[sid](paths[sid], sid) for sid in ids if paths.get(sid) and paths[sid].exists()}
+    paths = mirror_paths(Path(mirror))
+    return {sid: READERS[sid](paths[sid], sid) for sid in ids
+            if paths.get(sid) and all(p.exists() for p in (paths[sid] if isinstance(paths[sid], list) else [paths[sid]]))}
 
 
 def _climactor(lab: pd.DataFrame, tables: dict) -> pd.DataFrame:

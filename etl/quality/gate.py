@@ -107,7 +107,7 @@ def check_release(stage_dir: Path, *, console: Console | None = None) -> GateRes
     stage_dir = Path(stage_dir)
     t0 = time.perf_counter()
     descriptor_path = stage_dir / "datapackage.json"
-    from etl.publish import file_twins
+    from etl.release.files import file_twins
     descriptor = file_twins(json.loads(descriptor_path.read_text(encoding="utf-8")))
     results = tableschema.check_descriptor(descriptor_path)
     tables = {}

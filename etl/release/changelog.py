@@ -30,7 +30,7 @@ REDIRECTS = "city_redirects"
 
 def _release_resources(descriptor: dict) -> dict[str, dict]:
     """Table resources of a descriptor by name (a release lists each table twice: Parquet and CSV)."""
-    from etl.publish import file_twins
+    from etl.release.files import file_twins
     return {r["name"]: r for r in file_twins(descriptor).get("resources", [])
             if r.get("format", "parquet") == "parquet" and "schema" in r}
 

@@ -85,7 +85,7 @@ def _sqlite_columns(table: pa.Table) -> list[list]:
 
 def table_resources(descriptor: dict) -> list[dict]:
     """The Parquet twin of each table (a release lists each table as Parquet and CSV)."""
-    from etl.publish import file_twins
+    from etl.release.files import file_twins
     return [r for r in file_twins(descriptor)["resources"] if r.get("format") == "parquet" and "schema" in r]
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-EXCLUSION_COLUMNS = ["source_id", "source_row", "reason", "raw_values"]
+EXCLUSION_COLUMNS = ["source_id", "source_file", "source_row", "reason", "raw_values"]
 
 
 class SourceError(ValueError):
@@ -42,17 +42,39 @@ def empty_exclusions() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="string" if c != "source_row" else "Int64") for c in EXCLUSION_COLUMNS})
 
 
-def make_exclusions(source_id: str, raw_rows: pd.DataFrame, reason: str | pd.Series) -> pd.DataFrame:
-    """Exclusion rows for ``raw_rows`` (which must carry ``source_row``), raw values kept as JSON."""
+def make_exclusions(source_id: str, raw_rows: pd.DataFrame, reason: str | pd.Series,
+                    source_file: str | None = None) -> pd.DataFrame:
+    """Exclusion rows for ``raw_rows`` (which must carry ``source_row``), raw values kept as JSON.
+
+    ``source_file`` names the raw file the row numbers count in: a ``source_file`` column of
+    ``raw_rows`` (rows of a file set), else the argument, else the source's one file."""
     if raw_rows.empty:
         return empty_exclusions()
+    if "source_file" in raw_rows.columns:
+        files = raw_rows["source_file"].astype("string").to_numpy()
+        raw_rows = raw_rows.drop(columns=["source_file"])
+    else:
+        files = source_file or default_source_file(source_id)
     out = pd.DataFrame({
         "source_id": source_id,
+        "source_file": files,
         "source_row": raw_rows["source_row"].astype("Int64").to_numpy(),
         "reason": reason if isinstance(reason, str) else reason.to_numpy(),
         "raw_values": raw_values_json(raw_rows.drop(columns=["source_row"])),
     })
-    return out.astype({"source_id": "string", "reason": "string", "raw_values": "string"})
+    return out.astype({"source_id": "string", "source_file": "string", "reason": "string", "raw_values": "string"})
+
+
+def default_source_file(source_id: str) -> str:
+    """The base name of a single-file source (a source id the manifest lacks, in tests: itself)."""
+    from etl.fetch import file_name, is_file_set, source_entry
+    try:
+        entry = source_entry(source_id)
+    except KeyError:
+        return source_id
+    if is_file_set(entry):
+        raise ValueError(f"[{source_id}] is a set of files: its excluded rows must carry source_file")
+    return file_name(entry)
 
 
 def raw_values_json(values: pd.DataFrame) -> list[str]:

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.build import StepOutput
+from etl.steps.base import StepOutput
 from etl.sources.base import SourceError, SourceTable, empty_exclusions, make_exclusions
 
 SOURCE_ID = "twin_cities"

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
-from etl.build import StepOutput
+from etl.steps.base import StepOutput
 from etl.paths import VOCAB
 from etl.sources.base import SourceError, SourceTable, empty_exclusions, make_exclusions
 
