@@ -27,6 +27,8 @@ FILES = {
     "climactor_country_dict": "country_dict_Oct2023.csv",
     "twin_cities": "twin_cities_raw.csv",
     "bts_dot1_201501": "dot1_0115.csv",
+    "bts_dot1_monthly": [f"dot1_{m:02d}23.csv" for m in range(1, 13)],
+    "bts_dot1_annual": ["dot1_2023.csv"],
     "bts_schedule_d": "schedule_d_port_codes.json",
     "bts_texas_ports": "texas_mexico_ports.csv",
     "ita_metro_exports": "exports_ita.csv",
@@ -35,13 +37,17 @@ FILES = {
 MODULES = {
     "climactor_dec2022": climactor_contextuals, "climactor_sep2022": climactor_contextuals,
     "climactor_country_dict": climactor_country_dict, "twin_cities": twin_cities, "bts_dot1_201501": bts_dot1,
+    "bts_dot1_monthly": bts_dot1, "bts_dot1_annual": bts_dot1,
     "bts_schedule_d": bts_schedule_d, "bts_texas_ports": bts_texas_ports, "ita_metro_exports": ita_metro_exports,
     "census_cbsa_2013": census_cbsa,
 }
 
 
 def fixture(source_id: str) -> SourceTable:
-    return READERS[source_id](FIXTURES / source_id / FILES[source_id], source_id)
+    names = FILES[source_id]
+    if isinstance(names, list):  # a file set: the reader gets the list of paths
+        return READERS[source_id]([FIXTURES / source_id / n for n in names], source_id)
+    return READERS[source_id](FIXTURES / source_id / names, source_id)
 
 
 def row(table: SourceTable, source_row: int) -> pd.Series:
@@ -55,13 +61,19 @@ def excluded(table: SourceTable) -> dict[int, str]:
 
 
 def check_contract(t: SourceTable, source_id: str) -> None:
-    """Every data row is kept or excluded, exactly once; dtypes are explicit."""
-    kept = set(t.data["source_row"].astype(int))
-    dropped = set(t.exclusions["source_row"].astype(int))
+    """Every data row is kept or excluded, exactly once (per file of a set); dtypes are explicit."""
+    if "source_file" in t.data.columns:  # a row is (file, row) when the reader reads a set
+        kept = set(zip(t.data["source_file"].astype(str), t.data["source_row"].astype(int)))
+        dropped = set(zip(t.exclusions["source_file"].astype(str), t.exclusions["source_row"].astype(int)))
+        assert len(kept) == len(t.data)
+    else:
+        kept = set(t.data["source_row"].astype(int))
+        dropped = set(t.exclusions["source_row"].astype(int))
+        assert len(t.data["source_row"].unique()) + len(t.exclusions) == t.rows_read
+        assert kept | dropped == set(range(1, t.rows_read + 1))
     assert t.source_id == source_id
-    assert len(t.data["source_row"].unique()) + len(t.exclusions) == t.rows_read
+    assert len(kept) + len(dropped) == t.rows_read
     assert kept.isdisjoint(dropped)
-    assert kept | dropped == set(range(1, t.rows_read + 1))
     assert list(t.exclusions.columns) == EXCLUSION_COLUMNS
     assert (t.exclusions["source_id"] == source_id).all()
     assert t.exclusions["reason"].str.len().gt(0).all()

@@ -19,6 +19,8 @@ READERS: dict[str, Reader] = {
     "climactor_country_dict": climactor_country_dict.read,
     "twin_cities": twin_cities.read,
     "bts_dot1_201501": bts_dot1.read,
+    "bts_dot1_monthly": bts_dot1.read,
+    "bts_dot1_annual": bts_dot1.read,
     "bts_schedule_d": bts_schedule_d.read,
     "bts_texas_ports": bts_texas_ports.read,
     "ita_metro_exports": ita_metro_exports.read,

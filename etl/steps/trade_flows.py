@@ -34,14 +34,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.steps import trade_coverage
 from etl.steps.base import StepOutput
 from etl.paths import VOCAB
-from etl.sources.base import SourceError, SourceTable, empty_exclusions, make_exclusions
+from etl.sources.base import SourceError, SourceTable, default_source_file, empty_exclusions, make_exclusions
 
 RESOURCE = "trade_flows"
 DOT1, SCHEDULE_D, TEXAS, ITA, CBSA = ("bts_dot1_201501", "bts_schedule_d", "bts_texas_ports",
                                       "ita_metro_exports", "census_cbsa_2013")
-TRADE_SOURCES = (DOT1, TEXAS, ITA)
+DOT1_MONTHLY, DOT1_ANNUAL = "bts_dot1_monthly", "bts_dot1_annual"
+DOT1_SOURCES = (DOT1, DOT1_MONTHLY, DOT1_ANNUAL)
+ANNUAL_DOT1 = frozenset({DOT1_ANNUAL})
+TRADE_SOURCES = (*DOT1_SOURCES, TEXAS, ITA)
 PORT_CITIES = VOCAB / "port_cities.csv"
 COUNTRY = "USA"
 # US territories are their own countries in GeoNames (San Juan is in PR, not US).
@@ -58,9 +62,9 @@ UNKNOWN_DISTRICT_NAME = "Unknown customs district"
 OVERLAP_YEAR = 2015
 
 OUTPUT_DTYPES = {
-    "source_id": "string", "source_row": "string", "city_id": "string", "geography_type": "string",
+    "source_id": "string", "source_row": "string", "source_file": "string", "city_id": "string", "geography_type": "string",
     "geography_code": "string", "geography_name": "string", "partner_country_iso3": "string", "flow": "string",
-    "mode": "string", "period_start": "datetime64[ns]", "period_end": "datetime64[ns]", "value_usd": "Int64",
+    "mode": "string", "period_start": "datetime64[ns]", "period_end": "datetime64[ns]", "year": "Int64", "value_usd": "Int64",
     "suppressed": "bool", "rounded": "bool", "partial_period": "bool", "shipping_weight_kg": "Int64",
     "freight_charges_usd": "Int64",
 }
@@ -300,8 +304,16 @@ def _joined_rows(rows: np.ndarray, group: np.ndarray) -> pd.arrays.StringArray:
     return pd.array(pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), dtype="string")
 
 
-def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
-    table = tables.get(DOT1)
+def _plan_dot1(tables: dict[str, SourceTable], source_id: str = DOT1) -> Plan | None:
+    """One dot1 source (a file or a set) summed to port x partner x flow x mode x period per file.
+
+    Summed away: US state (USASTATE: where the goods came from or go to), Mexican state /
+    Canadian province (MEXSTATE/CANPROV), DF (domestic or foreign goods, exports only) and
+    CONTCODE (containerised or not): dimensions no other trade source has, which only split a
+    port's trade. The port mention's ``source_row`` is the row's position in the stacked files
+    (unique in a set; an internal link to the place, never published).
+    """
+    table = tables.get(source_id)
     if table is None:
         return None
     data = table.data
@@ -309,16 +321,19 @@ def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
     exclusions = []
     if sd is None:
         reason = f"{SCHEDULE_D} not loaded: the port cannot be named or placed"
-        exclusions.append(make_exclusions(DOT1, data, reason))
+        exclusions.append(make_exclusions(source_id, data, reason))
         return Plan(rows=pd.DataFrame(), mentions=_empty(MENTION_DTYPES), exclusions=exclusions,
                     report={"skipped": reason})
-    keys = ["port_code", "partner_country_iso3", "flow", "mode", "period_start"]
+    keys = ["source_file", "port_code", "partner_country_iso3", "flow", "mode", "period_start"]
     figures = ["value_usd", "shipping_weight_kg", "freight_charges_usd"]
+    position = pd.Series(np.arange(1, len(data) + 1), index=data.index, dtype="Int64")
     known = data["port_code"].isin(sd["port_code"]).to_numpy(dtype=bool)
+    data = data[["source_file", "source_row", *keys[1:], *figures]].assign(position=position)
     if not known.all():
-        exclusions.append(make_exclusions(DOT1, data[~known], "port code not in Schedule D: "
+        exclusions.append(make_exclusions(source_id, data.loc[~known, ["source_file", "source_row", "port_code"]],
+                                          "port code not in Schedule D: "
                                           + data.loc[~known, "port_code"].astype(str).map(repr)))
-        data = data.loc[known, ["source_row", *keys, *figures]]  # only the columns used below
+        data = data.loc[known]
     ports = classify_ports(data["port_code"], sd)
 
     # Groups numbered in key order; every figure is summed per group number (one grouping by keys).
@@ -332,15 +347,19 @@ def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
     agg["n_rows"] = np.bincount(group)
     agg["source_row"] = _joined_rows(data["source_row"].to_numpy(dtype="int64"), group)
     agg = agg.merge(ports, on="port_code", how="left", validate="many_to_one")
-    first = (data.groupby("port_code", sort=True, observed=True)["source_row"].min()
-             .rename("mention_source_row").reset_index())
+    first_at = data.groupby("port_code", sort=True, observed=True)["position"].idxmin()
+    first = pd.DataFrame({"port_code": first_at.index.astype("string"),
+                          "mention_source_row": data.loc[first_at.to_numpy(), "position"].to_numpy()})
     agg = agg.merge(first, on="port_code", how="left", validate="many_to_one")
+    annual = source_id in ANNUAL_DOT1
+    period_end = (_year_bounds(agg["period_start"].dt.year)[1] if annual else _month_end(agg["period_start"]))
 
     rows = pd.DataFrame({
-        "source_id": DOT1, "source_row": agg["source_row"], "geography_type": agg["geography_type"],
+        "source_id": source_id, "source_row": agg["source_row"], "source_file": agg["source_file"],
+        "geography_type": agg["geography_type"],
         "geography_code": agg["port_code"], "geography_name": agg["port_name"],
         "partner_country_iso3": agg["partner_country_iso3"], "flow": agg["flow"], "mode": agg["mode"],
-        "period_start": agg["period_start"], "period_end": _month_end(agg["period_start"]),
+        "period_start": agg["period_start"], "period_end": period_end,
         "value_usd": agg["value_usd"], "suppressed": False, "rounded": False, "partial_period": False,
         "shipping_weight_kg": agg["shipping_weight_kg"], "freight_charges_usd": agg["freight_charges_usd"],
         "mention_source_row": agg["mention_source_row"], "role": "port",
@@ -352,10 +371,12 @@ def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
         "source_rows_published": published,
         "source_rows_aggregated": int(agg.loc[agg["n_rows"] > 1, "n_rows"].sum()),
         "output_rows": int(len(rows)),
+        "files": int(agg["source_file"].nunique()),
         "rows_by_geography_type": {k: int(v) for k, v in rows["geography_type"].value_counts().sort_index().items()},
         "ports_named_by_override": sorted(ports.loc[ports["overridden"], "port_code"].tolist()),
     }
-    return Plan(rows=rows, mentions=_port_mentions(DOT1, mention_rows, ports), exclusions=exclusions, report=report)
+    return Plan(rows=rows, mentions=_port_mentions(source_id, mention_rows, ports), exclusions=exclusions,
+                report=report)
 
 
 def _texas_weight_kg(data: pd.DataFrame) -> pd.Series:
@@ -404,7 +425,8 @@ def _plan_texas(tables: dict[str, SourceTable]) -> Plan | None:
     d = d.merge(ports[["port_code", "geography_type"]], on="port_code", how="left").set_index(data.index)
     weight_kg = _texas_weight_kg(data)
     rows = pd.DataFrame({
-        "source_id": TEXAS, "source_row": data["source_row"].astype(str), "geography_type": d["geography_type"],
+        "source_id": TEXAS, "source_row": data["source_row"].astype(str),
+        "source_file": default_source_file(TEXAS), "geography_type": d["geography_type"],
         "geography_code": data["port_code"], "geography_name": data["port_name"],
         "partner_country_iso3": data["partner_country_iso3"], "flow": data["flow"], "mode": mode,
         "period_start": start, "period_end": end, "value_usd": data["value_usd"], "suppressed": False,
@@ -437,7 +459,7 @@ def _plan_ita(tables: dict[str, SourceTable]) -> Plan | None:
     pseudo = data["is_pseudo_metro"].astype(bool)
     start, end = _year_bounds(data["year"])
     rows = pd.DataFrame({
-        "source_id": ITA, "source_row": data["source_row"].astype(str),
+        "source_id": ITA, "source_row": data["source_row"].astype(str), "source_file": default_source_file(ITA),
         "geography_type": pd.Series(np.where(pseudo, "metro_pseudo", "metro"), index=data.index),
         # No CBSA code (pseudo-metros, metros not delineated in 2013): the source's name is the code.
         "geography_code": d["cbsa_code"].fillna(data["msa_name"]), "geography_name": data["msa_name"],
@@ -487,7 +509,8 @@ def _plans(tables: dict[str, SourceTable]) -> dict[str, Plan]:
     key = tuple(sorted((k, id(v)) for k, v in tables.items()))
     if _last_plans and _last_plans[0][1] == key:
         return _last_plans[0][2]
-    plans = {TEXAS: _plan_texas(tables), DOT1: _plan_dot1(tables), ITA: _plan_ita(tables)}
+    plans = {TEXAS: _plan_texas(tables), **{sid: _plan_dot1(tables, sid) for sid in DOT1_SOURCES},
+             ITA: _plan_ita(tables)}
     plans = {k: v for k, v in plans.items() if v is not None}
     # The tables are kept referenced with the key, so their ids cannot be reused while cached.
     _last_plans[:] = [(dict(tables), key, plans)]
@@ -512,7 +535,7 @@ def empty_trade_flows() -> pd.DataFrame:
 def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
     """The trade_flows resource, step exclusions, and the row accounting / reconciliation report."""
     plans = _plans(tables)
-    row_dtypes = {**{c: t for c, t in OUTPUT_DTYPES.items() if c != "city_id"},
+    row_dtypes = {**{c: t for c, t in OUTPUT_DTYPES.items() if c not in ("city_id", "year")},
                   "mention_source_row": "Int64", "role": "string"}
     frames = [p.rows.astype(row_dtypes) for p in plans.values() if len(p.rows)]
     if frames:
@@ -531,6 +554,7 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
             bad = rows[missing].iloc[0]
             raise SourceError(str(bad["source_id"]), f"no resolved city_id for role {bad['role']}",
                               int(bad["mention_source_row"]))
+        rows["year"] = rows["period_start"].dt.year
         flows = rows[list(OUTPUT_DTYPES)].astype(OUTPUT_DTYPES)
         flows = flows.sort_values(["source_id", "geography_code", "partner_country_iso3", "flow", "mode",
                                    "period_start"], ignore_index=True)
@@ -540,7 +564,8 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
     exclusions = pd.concat(exclusions, ignore_index=True) if exclusions else empty_exclusions()
     report = _report(tables, plans, flows, exclusions)
     _last_plans.clear()  # the build is done with the plans: not held while the resources are written
-    return StepOutput(resources={RESOURCE: flows}, exclusions=exclusions, report=report)
+    return StepOutput(resources={RESOURCE: flows, trade_coverage.RESOURCE: trade_coverage.coverage(flows)},
+                      exclusions=exclusions, report=report)
 
 
 # --------------------------------------------------------------------------- report
