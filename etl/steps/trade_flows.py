@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.steps import trade_coverage
+from etl.steps import trade_commodity, trade_coverage
 from etl.steps.base import StepOutput
 from etl.paths import VOCAB
 from etl.sources.base import SourceError, SourceTable, default_source_file, empty_exclusions, make_exclusions
@@ -44,8 +44,10 @@ DOT1, SCHEDULE_D, TEXAS, ITA, CBSA = ("bts_dot1_201501", "bts_schedule_d", "bts_
                                       "ita_metro_exports", "census_cbsa_2013")
 DOT1_MONTHLY, DOT1_ANNUAL = "bts_dot1_monthly", "bts_dot1_annual"
 DOT1_SOURCES = (DOT1, DOT1_MONTHLY, DOT1_ANNUAL)
-ANNUAL_DOT1 = frozenset({DOT1_ANNUAL})
-TRADE_SOURCES = (*DOT1_SOURCES, TEXAS, ITA)
+ANNUAL_DOT1 = frozenset({DOT1_ANNUAL, "bts_dot3_annual"})  # year-grain BTS sets
+ITA_2005 = "ita_metro_exports_2005_2023"
+ITA_SOURCES = (ITA, ITA_2005)
+TRADE_SOURCES = (*DOT1_SOURCES, TEXAS, *ITA_SOURCES)
 PORT_CITIES = VOCAB / "port_cities.csv"
 COUNTRY = "USA"
 # US territories are their own countries in GeoNames (San Juan is in PR, not US).
@@ -304,7 +306,7 @@ def _joined_rows(rows: np.ndarray, group: np.ndarray) -> pd.arrays.StringArray:
     return pd.array(pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), dtype="string")
 
 
-def _plan_dot1(tables: dict[str, SourceTable], source_id: str = DOT1) -> Plan | None:
+def _plan_dot1(tables: dict[str, SourceTable], source_id: str = DOT1, extra_keys: tuple = ()) -> Plan | None:
     """One dot1 source (a file or a set) summed to port x partner x flow x mode x period per file.
 
     Summed away: US state (USASTATE: where the goods came from or go to), Mexican state /
@@ -324,7 +326,7 @@ def _plan_dot1(tables: dict[str, SourceTable], source_id: str = DOT1) -> Plan | 
         exclusions.append(make_exclusions(source_id, data, reason))
         return Plan(rows=pd.DataFrame(), mentions=_empty(MENTION_DTYPES), exclusions=exclusions,
                     report={"skipped": reason})
-    keys = ["source_file", "port_code", "partner_country_iso3", "flow", "mode", "period_start"]
+    keys = ["source_file", "port_code", *extra_keys, "partner_country_iso3", "flow", "mode", "period_start"]
     figures = ["value_usd", "shipping_weight_kg", "freight_charges_usd"]
     position = pd.Series(np.arange(1, len(data) + 1), index=data.index, dtype="Int64")
     known = data["port_code"].isin(sd["port_code"]).to_numpy(dtype=bool)
@@ -356,7 +358,7 @@ def _plan_dot1(tables: dict[str, SourceTable], source_id: str = DOT1) -> Plan | 
 
     rows = pd.DataFrame({
         "source_id": source_id, "source_row": agg["source_row"], "source_file": agg["source_file"],
-        "geography_type": agg["geography_type"],
+        **{k: agg[k] for k in extra_keys}, "geography_type": agg["geography_type"],
         "geography_code": agg["port_code"], "geography_name": agg["port_name"],
         "partner_country_iso3": agg["partner_country_iso3"], "flow": agg["flow"], "mode": agg["mode"],
         "period_start": agg["period_start"], "period_end": period_end,
@@ -447,8 +449,11 @@ def _plan_texas(tables: dict[str, SourceTable]) -> Plan | None:
     return Plan(rows=rows, mentions=_port_mentions(TEXAS, mention_rows, ports), exclusions=exclusions, report=report)
 
 
-def _plan_ita(tables: dict[str, SourceTable]) -> Plan | None:
-    table = tables.get(ITA)
+def _plan_ita(tables: dict[str, SourceTable], source_id: str = ITA) -> Plan | None:
+    """One ITA series: metro x year exports to the world. Both series (2012-2021 CSV, 2005-2023
+    xlsx with 2023 OMB names) go through the same CBSA match and first-named-principal-city rule,
+    so "Houston-Pasadena-The Woodlands, TX" and "Houston-The Woodlands-Sugar Land, TX" are one city."""
+    table = tables.get(source_id)
     if table is None:
         return None
     data = table.data
@@ -459,7 +464,8 @@ def _plan_ita(tables: dict[str, SourceTable]) -> Plan | None:
     pseudo = data["is_pseudo_metro"].astype(bool)
     start, end = _year_bounds(data["year"])
     rows = pd.DataFrame({
-        "source_id": ITA, "source_row": data["source_row"].astype(str), "source_file": default_source_file(ITA),
+        "source_id": source_id, "source_row": data["source_row"].astype(str),
+        "source_file": default_source_file(source_id),
         "geography_type": pd.Series(np.where(pseudo, "metro_pseudo", "metro"), index=data.index),
         # No CBSA code (pseudo-metros, metros not delineated in 2013): the source's name is the code.
         "geography_code": d["cbsa_code"].fillna(data["msa_name"]), "geography_name": data["msa_name"],
@@ -476,7 +482,7 @@ def _plan_ita(tables: dict[str, SourceTable]) -> Plan | None:
     first_state = lines["msa_name"].map({n: s[0] if s else pd.NA for n, (_, s) in split.items()}).astype("string")
     is_pseudo = lines["is_pseudo_metro"].astype(bool)
     mentions = pd.DataFrame({
-        "source_id": ITA, "source_row": lines["source_row"], "role": "metro", "raw_name": lines["msa_name"],
+        "source_id": source_id, "source_row": lines["source_row"], "role": "metro", "raw_name": lines["msa_name"],
         "name": first_city.mask(is_pseudo, lines["msa_name"]),
         "country": _country(first_state).mask(is_pseudo, COUNTRY),
         "admin1": _admin1(first_state).mask(is_pseudo),
@@ -510,7 +516,8 @@ def _plans(tables: dict[str, SourceTable]) -> dict[str, Plan]:
     if _last_plans and _last_plans[0][1] == key:
         return _last_plans[0][2]
     plans = {TEXAS: _plan_texas(tables), **{sid: _plan_dot1(tables, sid) for sid in DOT1_SOURCES},
-             ITA: _plan_ita(tables)}
+             **{sid: _plan_ita(tables, sid) for sid in ITA_SOURCES},
+             **{sid: _plan_dot1(tables, sid, trade_commodity.EXTRA_KEYS) for sid in trade_commodity.COMMODITY_SOURCES}}
     plans = {k: v for k, v in plans.items() if v is not None}
     # The tables are kept referenced with the key, so their ids cannot be reused while cached.
     _last_plans[:] = [(dict(tables), key, plans)]
@@ -532,40 +539,93 @@ def empty_trade_flows() -> pd.DataFrame:
     return _empty(OUTPUT_DTYPES)
 
 
+def _with_city_ids(rows: pd.DataFrame, resolved: pd.DataFrame, source_ids: list[str]) -> pd.DataFrame:
+    """``rows`` with the city_id of the mention each points to (every row must have one)."""
+    # Tolerate a frame that repeats the key columns (mention keys + the places output side by side).
+    if resolved.columns.duplicated().any():
+        resolved = resolved.loc[:, ~resolved.columns.duplicated()]
+    # Only these sources' mentions: the frame has every fact step's, one row per mention.
+    ids = resolved.loc[resolved["source_id"].isin(source_ids).to_numpy(dtype=bool),
+                       ["source_id", "source_row", "role", "city_id"]]
+    ids = ids.rename(columns={"source_row": "mention_source_row"}).astype(
+        {"source_id": "string", "mention_source_row": "Int64", "role": "string", "city_id": "string"})
+    rows = rows.merge(ids, on=["source_id", *MENTION_KEY], how="left", validate="many_to_one")
+    missing = rows["city_id"].isna()
+    if missing.any():
+        bad = rows[missing].iloc[0]
+        raise SourceError(str(bad["source_id"]), f"no resolved city_id for role {bad['role']}",
+                          int(bad["mention_source_row"]))
+    return rows
+
+
 def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
-    """The trade_flows resource, step exclusions, and the row accounting / reconciliation report."""
+    """trade_flows, trade_by_commodity, hs_chapters and trade_coverage; step exclusions; the row
+    accounting / reconciliation report."""
     plans = _plans(tables)
+    flow_plans = {k: p for k, p in plans.items() if k in TRADE_SOURCES}
+    commodity_plans = {k: p for k, p in plans.items() if k in trade_commodity.COMMODITY_SOURCES}
     row_dtypes = {**{c: t for c, t in OUTPUT_DTYPES.items() if c not in ("city_id", "year")},
                   "mention_source_row": "Int64", "role": "string"}
-    frames = [p.rows.astype(row_dtypes) for p in plans.values() if len(p.rows)]
+    frames = [p.rows.astype(row_dtypes) for p in flow_plans.values() if len(p.rows)]
     if frames:
-        rows = pd.concat(frames, ignore_index=True)
-        # Tolerate a frame that repeats the key columns (mention keys + the places output side by side).
-        if resolved.columns.duplicated().any():
-            resolved = resolved.loc[:, ~resolved.columns.duplicated()]
-        # Only this step's mentions: the frame has every fact step's, one row per mention.
-        ids = resolved.loc[resolved["source_id"].isin(list(plans)).to_numpy(dtype=bool),
-                           ["source_id", "source_row", "role", "city_id"]]
-        ids = ids.rename(columns={"source_row": "mention_source_row"}).astype(
-            {"source_id": "string", "mention_source_row": "Int64", "role": "string", "city_id": "string"})
-        rows = rows.merge(ids, on=["source_id", *MENTION_KEY], how="left", validate="many_to_one")
-        missing = rows["city_id"].isna()
-        if missing.any():
-            bad = rows[missing].iloc[0]
-            raise SourceError(str(bad["source_id"]), f"no resolved city_id for role {bad['role']}",
-                              int(bad["mention_source_row"]))
+        rows = _with_city_ids(pd.concat(frames, ignore_index=True), resolved, list(flow_plans))
         rows["year"] = rows["period_start"].dt.year
         flows = rows[list(OUTPUT_DTYPES)].astype(OUTPUT_DTYPES)
         flows = flows.sort_values(["source_id", "geography_code", "partner_country_iso3", "flow", "mode",
                                    "period_start"], ignore_index=True)
     else:
         flows = empty_trade_flows()
+    frames = [p.rows for p in commodity_plans.values() if len(p.rows)]
+    commodity = trade_commodity.finish(_with_city_ids(pd.concat(frames, ignore_index=True), resolved,
+                                                      list(commodity_plans)) if frames else None)
     exclusions = [e for p in plans.values() for e in p.exclusions if len(e)]
     exclusions = pd.concat(exclusions, ignore_index=True) if exclusions else empty_exclusions()
     report = _report(tables, plans, flows, exclusions)
+    report["commodity"] = trade_commodity.report(commodity)
+    report["ita_series_comparison"] = compare_ita(flows)
     _last_plans.clear()  # the build is done with the plans: not held while the resources are written
-    return StepOutput(resources={RESOURCE: flows, trade_coverage.RESOURCE: trade_coverage.coverage(flows)},
+    coverage = trade_coverage.coverage(pd.concat([flows[["source_id", "period_start", "period_end", "partial_period"]],
+                                                  commodity[["source_id", "period_start", "period_end"]]
+                                                  .assign(partial_period=False)], ignore_index=True))
+    return StepOutput(resources={RESOURCE: flows, trade_coverage.RESOURCE: coverage,
+                                 trade_commodity.RESOURCE: commodity,
+                                 trade_commodity.CHAPTERS: trade_commodity.chapters_resource()},
                       exclusions=exclusions, report=report)
+
+
+def compare_ita(flows: pd.DataFrame) -> dict:
+    """The two ITA series on their common years, per metro (city_id) and year.
+
+    Exact where the 2012-2021 file has the whole number; where it wrote 6 significant figures
+    ("1.10298E+11", ``rounded``) agreement means the 2005-2023 exact value rounds to it.
+    """
+    f = flows[flows["source_id"].isin(ITA_SOURCES) & (flows["geography_type"] == "metro")]
+    old = f[f["source_id"] == ITA][["city_id", "year", "value_usd", "rounded", "geography_name"]]
+    new = f[f["source_id"] == ITA_2005][["city_id", "year", "value_usd", "geography_name"]]
+    if old.empty or new.empty:
+        return {"compared": False}
+    both = old.merge(new, on=["city_id", "year"], suffixes=("_old", "_new"))
+    v_old, v_new = both["value_usd_old"].astype("Float64"), both["value_usd_new"].astype("Float64")
+    exact = v_old.eq(v_new).fillna(False)
+    magnitude = np.floor(np.log10(v_new.where(v_new > 0).astype(float)))
+    rounded_new = (np.round(v_new.astype(float) / 10 ** (magnitude - 5)) * 10 ** (magnitude - 5))
+    rounding_only = (~exact & both["rounded"] & v_old.eq(pd.array(rounded_new, dtype="Float64")).fillna(False))
+    suppressed = v_old.isna() | v_new.isna()
+    differ = ~exact & ~rounding_only & ~suppressed
+    examples = both[differ].assign(diff=(v_new - v_old)[differ]).sort_values("diff", key=abs, ascending=False)
+    old_cities, new_cities = set(old["city_id"]), set(new["city_id"])
+    return {
+        "compared": True, "metro_years": int(len(both)), "exact": int(exact.sum()),
+        "old_rounded_new_exact": int(rounding_only.sum()), "suppressed_in_one": int(suppressed.sum()),
+        "differ": int(differ.sum()),
+        "rounded_examples": [{"city_id": r.city_id, "year": int(r.year), "old": int(r.value_usd_old),
+                              "new": int(r.value_usd_new), "old_name": r.geography_name_old,
+                              "new_name": r.geography_name_new}
+                             for r in both[rounding_only].head(5).itertuples()],
+        "largest_differences": [{"city_id": r.city_id, "year": int(r.year), "old": int(r.value_usd_old),
+                                 "new": int(r.value_usd_new)} for r in examples.head(10).itertuples()],
+        "metros_only_in_old": len(old_cities - new_cities), "metros_only_in_new": len(new_cities - old_cities),
+    }
 
 
 # --------------------------------------------------------------------------- report
