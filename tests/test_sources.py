@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from etl.sources import READERS, SourceError
-from etl.sources import (bts_dot1, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
+from etl.sources import (bts_codebook, bts_dot1, bts_dot3, ita_metro_exports_xlsx, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
                          climactor_country_dict, ita_metro_exports, twin_cities)
 from etl.sources.base import EXCLUSION_COLUMNS, SourceTable, read_csv_text
 
@@ -29,6 +29,9 @@ FILES = {
     "bts_dot1_201501": "dot1_0115.csv",
     "bts_dot1_monthly": [f"dot1_{m:02d}23.csv" for m in range(1, 13)],
     "bts_dot1_annual": ["dot1_2023.csv"],
+    "bts_dot3_monthly": ["dot3_0123.csv", "dot3_0223.csv"],
+    "bts_codebook": "codes-north-american-transborder-freight-raw-data.pdf",
+    "ita_metro_exports_2005_2023": "ITA_MSA_Export_Series.xlsx",
     "bts_schedule_d": "schedule_d_port_codes.json",
     "bts_texas_ports": "texas_mexico_ports.csv",
     "ita_metro_exports": "exports_ita.csv",
@@ -37,7 +40,8 @@ FILES = {
 MODULES = {
     "climactor_dec2022": climactor_contextuals, "climactor_sep2022": climactor_contextuals,
     "climactor_country_dict": climactor_country_dict, "twin_cities": twin_cities, "bts_dot1_201501": bts_dot1,
-    "bts_dot1_monthly": bts_dot1, "bts_dot1_annual": bts_dot1,
+    "bts_dot1_monthly": bts_dot1, "bts_dot1_annual": bts_dot1, "bts_dot3_monthly": bts_dot3,
+    "bts_codebook": bts_codebook, "ita_metro_exports_2005_2023": ita_metro_exports_xlsx,
     "bts_schedule_d": bts_schedule_d, "bts_texas_ports": bts_texas_ports, "ita_metro_exports": ita_metro_exports,
     "census_cbsa_2013": census_cbsa,
 }
@@ -91,7 +95,8 @@ def check_contract(t: SourceTable, source_id: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def test_readers_registry():
-    assert set(READERS) == set(FILES)
+    assert set(READERS) == set(FILES) | {"bts_dot3_annual"}  # dot3 annual: the dot3 reader, tested with monthly
+    assert READERS["bts_dot3_annual"] is READERS["bts_dot3_monthly"] is bts_dot3.read
     assert READERS["climactor_dec2022"] is READERS["climactor_sep2022"] is climactor_contextuals.read
 
 

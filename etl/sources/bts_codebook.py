@@ -9,8 +9,10 @@ import pandas as pd
 
 from .base import SourceTable, empty_exclusions
 
+OUTPUT_DTYPES = {"source_row": "Int64"}  # no data rows: the build reads no figure from the PDF
+
 
 def read(path, source_id: str) -> SourceTable:
     paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
-    return SourceTable(source_id=source_id, rows_read=0, data=pd.DataFrame(), exclusions=empty_exclusions(),
+    return SourceTable(source_id=source_id, rows_read=0, data=pd.DataFrame({"source_row": pd.Series(dtype="Int64")}), exclusions=empty_exclusions(),
                        notes={"files": [p.name for p in paths], "use": "provenance of etl/vocab/hs_chapters.csv"})
