@@ -96,7 +96,7 @@ def test_trade_example_uses_the_latest_complete_year_and_agrees_with_the_tables(
     assert year == max(y for y, ok in monthly["complete_year"].items() if ok)  # 2023 on the mirror: 2024 is partial
     flows = schema.read_parquet(release / "data" / "trade_flows.parquet")
     mex = flows[(flows["source_id"] == "bts_dot1_monthly") & (flows["partner_country_iso3"] == "MEX")
-                & (flows["period_start"].dt.year == year)]
+                & (flows["year"] == year)]
     for row in table.head(5).itertuples():
         city = mex[mex["city_id"] == row.city_id]
         assert row.exports_to_mexico_usd == int(city.loc[city["flow"] == "export", "value_usd"].sum())
@@ -114,7 +114,7 @@ def test_laredo_example_lists_chapters_from_the_complete_year(release):
     c = schema.read_parquet(release / "data" / "trade_by_commodity.parquet")
     year = int(top["year"].iloc[0])
     exp = c[(c["source_id"] == "bts_dot3_monthly") & (c["geography_code"] == "2304") & (c["flow"] == "export")
-            & (c["partner_country_iso3"] == "MEX") & (c["period_start"].dt.year == year)]
+            & (c["partner_country_iso3"] == "MEX") & (c["year"] == year)]
     want = exp.pivot_table(index="hs_chapter", values="value_usd", aggfunc="sum")["value_usd"].nlargest(len(top))
     assert list(top["hs_chapter"]) == list(want.index) and list(top["value_usd"]) == [int(v) for v in want]
     assert top["name"].notna().all()

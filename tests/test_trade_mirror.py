@@ -43,8 +43,12 @@ def raw_sum(t: pa.Table, **eq) -> int:
 @pytest.fixture(scope="module")
 def built(real_build):
     out, report = real_build
-    return {n: schema.read_parquet(out / "data" / f"{n}.parquet")
-            for n in ("trade_flows", "trade_by_commodity", "hs_chapters", "trade_coverage")}, report
+    tables = {n: schema.read_parquet(out / "data" / f"{n}.parquet")
+              for n in ("trade_flows", "trade_by_commodity", "hs_chapters", "trade_coverage")}
+    for n in ("trade_flows", "trade_by_commodity"):  # dates as timestamps, to compare with pd.Timestamp
+        for c in ("period_start", "period_end"):
+            tables[n][c] = pd.to_datetime(tables[n][c])
+    return tables, report
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,8 @@ def climate_mayors_trade_with_mexico(release, year=None, source_id=SOURCE):
     #    modes and months add up within one source).
     mex = flows[(flows["source_id"] == source_id) & (flows["partner_country_iso3"] == "MEX")
                 & (flows["year"] == year) & flows["city_id"].isin(pledged)]
-    per_city = mex.pivot_table(index="city_id", columns="flow", values="value_usd", aggfunc="sum", fill_value=0)
+    per_city = mex.pivot_table(index="city_id", columns="flow", values="value_usd", aggfunc="sum", fill_value=0,
+                              observed=True)
     per_city = per_city.reindex(columns=["export", "import"], fill_value=0).astype("int64")
     per_city.columns = ["exports_to_mexico_usd", "imports_from_mexico_usd"]
     per_city = per_city.reset_index()
