@@ -19,7 +19,8 @@ from etl.paths import VOCAB
 
 from .base import (SourceError, SourceTable, digits_to_int64, empty_exclusions, join_reasons, make_exclusions,
                    reason_on)
-from .bts_dot1 import FLOWS, MODES, PARTNERS, TEXT, YEARS, _strip, check_file_periods, read_raw_files
+from .bts_dot1 import (FLOWS, MODES, PARTNERS, TEXT, YEARS, _strip, check_file_periods, is_file_set,
+                       read_raw_files)
 
 COLUMNS = ["TRDTYPE", "DEPE", "COMMODITY2", "DISAGMOT", "COUNTRY", "VALUE", "SHIPWT", "FREIGHT_CHARGES", "DF",
            "CONTCODE", "MONTH", "YEAR"]
@@ -70,7 +71,8 @@ def read(path, source_id: str) -> SourceTable:
     ]
     reason = join_reasons(reasons)
     bad = raw.index.isin(reason.index)
-    check_file_periods(raw, year.mask(bad), month.mask(bad), source_id)
+    if is_file_set(path):
+        check_file_periods(raw, year.mask(bad), month.mask(bad), source_id)
 
     ok_date = (~bad) & month_ok
     period = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .base import SourceError, SourceTable
-from .ita_metro_exports import read_text_frame
+from .ita_metro_exports import OUTPUT_DTYPES, read_text_frame  # noqa: F401 (same output contract)
 
 TEXT = "string[pyarrow]"
 MAX_EXACT = 2 ** 53
