@@ -20,9 +20,11 @@ import pyarrow.parquet as pq
 DB_FILE = "data/city_commitments.sqlite"
 SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER",
              "date": "TEXT", "year": "INTEGER"}
-# Columns users join on besides the declared keys (indexed wherever a table has them).
-JOIN_COLUMNS = ("city_id", "city_a_id", "city_b_id", "initiative_id", "source_id", "geography_code",
-                "partner_country_iso3", "hs_chapter", "cdp_account", "country_iso3", "period_start", "year")
+# Columns users join or filter on besides the declared keys (indexed wherever a table has them).
+# Columns of a handful of values (source_id, partner_country_iso3, flow) are left out: an index on
+# them would not be used, and each costs megabytes on the million-row trade tables.
+JOIN_COLUMNS = ("city_id", "city_a_id", "city_b_id", "initiative_id", "geography_code", "hs_chapter",
+                "cdp_account", "year")
 BATCH_ROWS = 100_000
 
 
