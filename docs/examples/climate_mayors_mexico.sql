@@ -1,4 +1,5 @@
--- Which US cities that pledged with Climate Mayors export most to Mexico through their ports,
+-- Which US cities that pledged with Climate Mayors export most to Mexico through their ports
+-- in the latest complete year,
 -- and which Mexican sister cities do they have? Run it on the release's SQLite database:
 --   sqlite3 published/latest/data/city_commitments.sqlite < docs/examples/climate_mayors_mexico.sql
 -- (or paste it into datasette: make serve). Port trade of one source only: never sum across source_id.
@@ -6,10 +7,12 @@ WITH mayors AS (
   SELECT DISTINCT p.city_id
   FROM pledges p JOIN initiatives i USING (initiative_id)
   WHERE i.name = 'Climate Mayors'
+), latest AS (  -- the latest year the monthly port files cover completely (2020 and 2024 are partial)
+  SELECT MAX(year) AS year FROM trade_coverage WHERE source_id = 'bts_dot1_monthly' AND complete_year = 1
 ), exports AS (
   SELECT city_id, SUM(value_usd) AS exports_usd
-  FROM trade_flows
-  WHERE source_id = 'bts_dot1_201501' AND partner_country_iso3 = 'MEX' AND flow = 'export'
+  FROM trade_flows JOIN latest USING (year)
+  WHERE source_id = 'bts_dot1_monthly' AND partner_country_iso3 = 'MEX' AND flow = 'export'
   GROUP BY city_id
 ), pairs AS (
   SELECT city_a_id AS city_id, city_b_id AS other_id FROM partnerships
