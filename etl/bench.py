@@ -170,8 +170,8 @@ def inflate_sources(paths: dict[str, Path], factor: int, out_dir: Path,
     out = {}
     for source_id, path in paths.items():
         rule = rules.get(source_id)
-        if rule is None:
-            out[source_id] = Path(path)
+        if rule is None:  # lookups, and file sets (not inflated: they already are the grown input)
+            out[source_id] = [Path(p) for p in path] if isinstance(path, (list, tuple)) else Path(path)
         else:
             dst = Path(out_dir) / Path(path).name
             inflate_file(Path(path), dst, factor, rule)
