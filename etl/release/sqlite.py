@@ -1,8 +1,8 @@
 """One SQLite database of every resource, in every release (``data/city_commitments.sqlite``).
 
 For users of SQL, datasette and any tool without a Parquet reader: one table per resource,
-column types from the schema, primary keys, foreign keys, and an index on every key and join
-column. Written deterministically (tables in descriptor order, rows in primary-key order as
+column types from the schema, primary keys (each with its index), foreign keys, and an index on
+every foreign-key and join column. Written deterministically (tables in descriptor order, rows in primary-key order as
 published, indexes after the rows, no journal): the same release gives the same bytes.
 """
 from __future__ import annotations
@@ -57,8 +57,6 @@ def _table_ddl(resource: dict) -> tuple[list[str], list[str]]:
         cols.append(f"FOREIGN KEY ({', '.join(map(_quote, fields))}) "
                     f"REFERENCES {_quote(ref['resource'] or resource['name'])} ({', '.join(map(_quote, ref_fields))})")
         index(fields)
-    for column in pk[1:]:  # each later key column alone (the key's index covers the first)
-        index([column])
     names = [f["name"] for f in s["fields"]]
     for column in JOIN_COLUMNS:
         if column in names:
