@@ -157,14 +157,16 @@ def test_latest_moves_only_after_the_release_is_complete_and_validated(tmp_path,
     seen = {}
 
     def check(stage: Path):
-        seen["stage_complete"] = (stage / SUMS).is_file() and (stage / "datapackage.json").is_file()
+        seen["stage_complete"] = (stage / "datapackage.json").is_file() and all(
+            (stage / "data" / f"{n}.{ext}").is_file() for n in schema.resource_names() for ext in ("parquet", "csv"))
+        seen["sums_before_gate"] = (stage / SUMS).is_file()  # written last, after the gate and the database
         seen["target_exists"] = (published / "1.0.0").exists()
         seen["latest"] = os.readlink(published / "latest")
 
     gate.check_release = check
     publish.publish(builds[1], published, "1.0.0")
-    assert seen == {"stage_complete": True, "target_exists": False, "latest": "0.9.0"}
-    assert os.readlink(published / "latest") == "1.0.0"
+    assert seen == {"stage_complete": True, "sums_before_gate": False, "target_exists": False, "latest": "0.9.0"}
+    assert os.readlink(published / "latest") == "1.0.0" and (published / "1.0.0" / SUMS).is_file()
 
 
 def test_a_release_the_gate_rejects_is_not_published(tmp_path, builds, gate):
