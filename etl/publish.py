@@ -56,7 +56,7 @@ def release_descriptor(stage: Path, version: str) -> dict:
         r["schema"] = res["schema"]
         resources.append(r)
     top["resources"] = resources
-    reports = [p for p in ("overview.html", "CHANGELOG.md", "changes.json", "DATA_DICTIONARY.md", *RUN_REPORTS) if (stage / p).exists()]
+    reports = [p for p in ("CHANGELOG.md", "changes.json", "DATA_DICTIONARY.md", "overview.html", *RUN_REPORTS) if (stage / p).exists()]
     top["reports"] = [{"path": p, "title": _REPORT_TITLES.get(p, p)} for p in reports]
     return top
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import html
 import io
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 NAME = "overview.html"
 MONTHLY_SOURCE = "bts_dot1_monthly"
@@ -239,6 +242,9 @@ def draw_hbars(labels: list[str], series: dict[str, list[float]], xlabel: str, f
             left = left + np.asarray(values)
         else:
             ax.barh(y + (i - (len(series) - 1) / 2) * h, values, height=h, label=name)
+    if all(float(v).is_integer() for vs in series.values() for v in vs):
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yticks(y, [lab if len(lab) <= 60 else lab[:57] + "…" for lab in labels])
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
@@ -276,7 +282,9 @@ section.missing{background:#fff6e0;border:1px dashed #c90;padding:.8em}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}td.n{text-align:right}small{color:#555}"""
 
 # Tells the browser test (and a curious reader) that every chart drew: sizes land on <body>.
-SCRIPT = """window.addEventListener('load',function(){var out=[];
+SCRIPT = """window.addEventListener('error',function(e){document.body.setAttribute('data-errors',
+(document.body.getAttribute('data-errors')||'')+e.message+';');});
+window.addEventListener('load',function(){var out=[];
 document.querySelectorAll('section.chart').forEach(function(s){var g=s.querySelector('svg');
 var r=g?g.getBoundingClientRect():{width:0,height:0};var n=g?g.querySelectorAll('path,use,image,text').length:0;
 out.push(s.id+':'+Math.round(r.width)+'x'+Math.round(r.height)+':'+n);});
@@ -372,6 +380,10 @@ def _charts(stage: Path, version: str, sources: dict[str, str]) -> list[tuple[st
     ]
 
 
+def _missing(cid: str, title: str, why_html: str) -> str:
+    return f'<section class="missing" id="{cid}"><h2>{html.escape(title)}</h2><p>{why_html}</p></section>'
+
+
 def render(stage: Path, version: str) -> str:
     from etl import schema
     sources = {s["name"]: s.get("title", s["name"]) for s in schema.descriptor().get("sources", []) if "name" in s}
@@ -382,10 +394,14 @@ def render(stage: Path, version: str) -> str:
             d, body = make()
         except Missing as why:
             figures[cid] = None
-            parts.append(f'<section class="missing" id="{cid}"><h2>{html.escape(title)}</h2>'
-                         f"<p><b>Not in this release:</b> {html.escape(str(why))}.</p></section>")
+            parts.append(_missing(cid, title, f"<b>Not in this release:</b> {html.escape(str(why))}."))
             continue
-        figures[cid] = d if cid != "map" else d
+        except Exception as err:  # a page must never stop a release: say so on the page and in the log
+            log.warning("overview: chart %s could not be drawn: %r", cid, err)
+            figures[cid] = None
+            parts.append(_missing(cid, title, f"<b>Could not be drawn from this release:</b> {html.escape(repr(err))}."))
+            continue
+        figures[cid] = d
         parts.append(f'<section class="chart" id="{cid}"><h2>{html.escape(title)}</h2>{body}</section>')
     fig_json = json.dumps(figures, ensure_ascii=False, sort_keys=True, allow_nan=False).replace("</", "<\\/")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>City Commitments {version}: overview'
