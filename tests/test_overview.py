@@ -28,7 +28,7 @@ def make_release(stage: Path, coverage=True) -> Path:
     _write(data, "cities", [
         {"city_id": "gn1", "name": "Laredo", "admin1": "TX", "country_iso3": "USA", "latitude": 27.5, "longitude": -99.5},
         {"city_id": "gn2", "name": "Detroit", "admin1": "MI", "country_iso3": "USA", "latitude": 42.3, "longitude": -83.0},
-        {"city_id": "gn3", "name": "Monterrey", "admin1": None, "country_iso3": "MEX", "latitude": 25.7, "longitude": -100.3},
+        {"city_id": "gn3", "name": "Monterrey", "admin1": "19", "country_iso3": "MEX", "latitude": 25.7, "longitude": -100.3},
         {"city_id": "gn4", "name": "Windsor", "admin1": None, "country_iso3": "CAN", "latitude": 42.3, "longitude": -83.0},
     ])
     months = [(y, m) for y in range(2020, 2025) for m in range(1, 13) if not (y == 2024 and m > 9) and (y, m) != (2022, 3)]

@@ -60,7 +60,9 @@ def _read(data: Path, name: str, columns: list[str] | None = None) -> pd.DataFra
 
 def _names(data: Path) -> pd.Series:
     c = _read(data, "cities", ["city_id", "name", "admin1", "country_iso3"])
-    label = c["name"].astype(str) + c["admin1"].astype("string").fillna("").map(lambda a: f", {a}" if a else "")
+    # US places by state ("Laredo, TX"); elsewhere admin1 codes are opaque numbers, so the country.
+    where = c["admin1"].astype("string").where(c["country_iso3"] == "USA", c["country_iso3"].astype("string"))
+    label = c["name"].astype(str) + where.fillna("").map(lambda a: f", {a}" if a else "")
     return pd.Series(label.values, index=c["city_id"].astype(str))
 
 
@@ -386,7 +388,8 @@ def _missing(cid: str, title: str, why_html: str) -> str:
 
 def render(stage: Path, version: str) -> str:
     from etl import schema
-    sources = {s["name"]: s.get("title", s["name"]) for s in schema.descriptor().get("sources", []) if "name" in s}
+    sources = {s.get("id", s.get("name")): s.get("title", s.get("id", s.get("name")))
+               for s in schema.descriptor().get("sources", [])}
     sources.setdefault("geonames", "GeoNames gazetteer")
     figures, parts = {}, []
     for cid, title, make in _charts(stage, version, sources):
