@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' datapackage.json | head -n1)
 RAW_MIRROR ?=
+# Version pins of the tested dependency set (constraints/pandas3.txt: the pandas 3 line).
+CONSTRAINTS ?= constraints/default.txt
 export RAW_MIRROR
 
 ETL_FILES := $(shell find etl -type f \( -name '*.py' -o -name '*.csv' -o -name '*.json' \) -not -path '*/__pycache__/*')
@@ -24,10 +26,10 @@ help: ## List the targets
 	@echo "  Variables: RAW_MIRROR=<dir> takes sources from a local folder (still sha256-verified)."
 
 venv: $(VENV)/.installed ## Create .venv and install the project (done automatically)
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,serve]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[test,serve]'
 	@touch $@
 
 fetch: raw/.fetched ## Fetch every source into raw/ and verify its sha256

@@ -81,7 +81,7 @@ def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: 
     rows = {}
     for name in schema.resource_names():
         table = schema.to_arrow(name, resources[name])
-        schema.write_parquet(table, data_dir / f"{name}.parquet")
+        schema.write_parquet(table, data_dir / f"{name}.parquet", name)
         rows[name] = table.num_rows
     timings["write"] = time.perf_counter() - t
 

@@ -111,12 +111,19 @@ def publish(build_dir: Path = typer.Option(BUILD, help="The validated build."),
 def resolve(file: Optional[Path] = typer.Argument(None, help="CSV with columns name,country (default: stdin)."),
             ):
     """Attach city_id to your own list: CSV name,country in, CSV out with city_id, geonames_id, matched_name, method, score."""
-    from etl.places.cli import resolve_csv
-    source = open(file, newline="", encoding="utf-8") if file else sys.stdin
+    import io
+
+    from etl.places.cli import decode_input, resolve_csv
     try:
-        resolve_csv(source, sys.stdout)
-    except ValueError as exc:
+        data = file.read_bytes() if file else sys.stdin.buffer.read()
+        text = decode_input(data, str(file) if file else "stdin")
+        empty_lines = resolve_csv(io.StringIO(text, newline=""), sys.stdout)
+    except (ValueError, OSError) as exc:
         _fail(exc)
+    if empty_lines:
+        err.print(f"[yellow]warning:[/] {len(empty_lines)} row(s) with an empty name were given no city_id "
+                  f"(status empty_name), on line(s) {', '.join(map(str, empty_lines[:20]))}"
+                  + (" …" if len(empty_lines) > 20 else ""))
 
 
 @app.command("manifest-set")

@@ -92,7 +92,7 @@ def _is_semver(v: str) -> bool:
 
 
 def assemble(stage: Path, build: Path, version: str, previous: Path | None) -> None:
-    from etl.release import changelog, dictionary, overview
+    from etl.release import changelog, dictionary, overview, sqlite
 
     data = stage / "data"
     data.mkdir(parents=True)
@@ -109,8 +109,14 @@ def assemble(stage: Path, build: Path, version: str, previous: Path | None) -> N
     changelog.write(stage, previous, version)
     dictionary.write(stage)
     overview.write(stage, version)  # before the descriptor and SHA256SUMS, so both list it
+    descriptor = release_descriptor(stage, version)
+    sqlite.build_database(stage, stage / sqlite.DB_FILE, descriptor)
+    descriptor["databases"] = [{"name": "city_commitments", "path": sqlite.DB_FILE, "format": "sqlite",
+                                "mediatype": "application/vnd.sqlite3",
+                                "title": "Every resource in one SQLite database (keys, foreign keys, indexes)",
+                                **_file_facts(stage, sqlite.DB_FILE)}]
     (stage / "datapackage.json").write_text(
-        json.dumps(release_descriptor(stage, version), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_sums(stage)
 
 
@@ -120,6 +126,7 @@ def publish(build: Path = BUILD, published: Path = PUBLISHED, version: str | Non
     if not _is_semver(version):
         raise ReleaseError(f"version {version!r} is not semver (MAJOR.MINOR.PATCH)")
     published.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(published)
     target = published / version
     stage = published / f".staging-{version}-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
@@ -142,6 +149,36 @@ def publish(build: Path = BUILD, published: Path = PUBLISHED, version: str | Non
     _point_latest(published, _newest(published))
     log.info("published %s", target)
     return target
+
+
+def remove_stale_staging(published: Path) -> list[str]:
+    """Remove staging folders (and ``latest`` temp links) left by a publish that was killed
+    (``kill -9``, power loss): their names end in the pid of the publish that made them, and
+    that process no longer exists. A concurrent publish's folder (live pid) is left alone."""
+    removed = []
+    for p in sorted(published.glob(".staging-*")) + sorted(published.glob(".latest-*")):
+        pid = p.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+        else:
+            shutil.rmtree(p)
+        removed.append(p.name)
+        log.warning("removed %s, left by an interrupted publish (process %s is gone)", p.name, pid)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _newest(published: Path) -> str:

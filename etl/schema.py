@@ -69,13 +69,47 @@ def arrow_schema(name: str) -> pa.Schema:
                       for f in fields(name)])
 
 
+# What plain ``pd.read_parquet`` gives per Table Schema type (pandas 2.3 and 3.x alike): the
+# files carry pandas metadata generated from these, so no reader needs options. Dates load as
+# pandas' Arrow-backed date dtype (a real date dtype with ``.dt``, no time part to misread),
+# integers as nullable Int64, booleans as bool (required) or nullable boolean.
+PANDAS_DTYPES = {"string": "string", "integer": "Int64", "year": "Int64", "number": "float64",
+                 "date": "date32[day][pyarrow]"}
+
+
+def pandas_dtype(field: dict) -> str:
+    if is_categorical(field):
+        return "category"
+    if field["type"] == "boolean":
+        return "bool" if field.get("constraints", {}).get("required") else "boolean"
+    return PANDAS_DTYPES[field["type"]]
+
+
 def pandas_dtypes(name: str) -> dict[str, str]:
-    """The pandas dtypes a user gets from ``pd.read_parquet`` (used by tests and docs)."""
-    out = {}
+    """The pandas dtypes a user gets from a plain ``pd.read_parquet`` (used by tests and docs)."""
+    return {f["name"]: pandas_dtype(f) for f in fields(name)}
+
+
+def pandas_metadata(name: str) -> bytes:
+    """The ``pandas`` schema metadata that makes ``pd.read_parquet`` restore ``pandas_dtypes``.
+
+    Written from the descriptor, not by pandas: no library versions in it, so the bytes do not
+    change with the environment (the files stay reproducible)."""
+    columns = []
     for f in fields(name):
-        out[f["name"]] = {"string": "category" if is_categorical(f) else "string", "integer": "Int64",
-                          "number": "float64", "boolean": "bool", "date": "date", "year": "Int64"}[f["type"]]
-    return out
+        dtype = pandas_dtype(f)
+        if dtype == "category":
+            meta = {"name": f["name"], "field_name": f["name"], "pandas_type": "categorical", "numpy_type": "int32",
+                    "metadata": {"num_categories": len(f["constraints"]["enum"]), "ordered": False}}
+        else:
+            pandas_type = {"string": "unicode", "Int64": "int64", "float64": "float64", "bool": "bool",
+                           "boolean": "bool", "date32[day][pyarrow]": "date"}[dtype]
+            meta = {"name": f["name"], "field_name": f["name"], "pandas_type": pandas_type, "numpy_type": dtype,
+                    "metadata": None}
+        columns.append(meta)
+    doc = {"index_columns": [], "column_indexes": [], "columns": columns, "attributes": {},
+           "creator": {"library": "city-commitments", "version": "schema"}, "pandas_version": "2.3.3"}
+    return json.dumps(doc, sort_keys=True).encode()
 
 
 def to_arrow(name: str, frame: pd.DataFrame) -> pa.Table:
@@ -124,10 +158,22 @@ def _atomic_write(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    # Drop pandas metadata: it carries nothing the schema does not, and varies with library versions.
-    table = table.replace_schema_metadata(None)
+def write_parquet(table: pa.Table, path: Path, name: str | None = None) -> None:
+    """Deterministic Parquet; with the resource ``name`` (or a table whose columns are one
+    resource's), pandas metadata from the descriptor replaces whatever the table carried."""
+    name = name or _resource_of(table)
+    meta = {b"pandas": pandas_metadata(name)} if name else None
+    table = table.replace_schema_metadata(meta)
     _atomic_write(path, lambda tmp: pq.write_table(table, tmp, **PARQUET_OPTIONS))
+
+
+def _resource_of(table: pa.Table) -> str | None:
+    """The resource whose fields are exactly the table's columns, in order (else None)."""
+    names = table.column_names
+    for res in descriptor()["resources"]:
+        if [f["name"] for f in res["schema"]["fields"]] == names:
+            return res["name"]
+    return None
 
 
 def write_csv(table: pa.Table, path: Path) -> None:
@@ -142,4 +188,5 @@ def read_parquet(path: Path) -> pd.DataFrame:
     """Read a published Parquet file with nullable pandas dtypes (Int64, string, category)."""
     table = pq.read_table(path)
     mapping = {pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}
-    return table.to_pandas(types_mapper=mapping.get)
+    # The release tools work on datetime.date values: the files' own pandas metadata is not used here.
+    return table.to_pandas(types_mapper=mapping.get, ignore_metadata=True)

@@ -78,3 +78,51 @@ def test_example_runs_as_a_script(release):
     assert out.returncode == 0, out.stderr
     header = out.stdout.splitlines()[0].split()
     assert header[:4] == ["name", "admin1", "exports_to_mexico_usd", "has_mexican_sister_city"]
+
+
+# --------------------------------------------------------------------------- trade over five years
+
+TRADE_EXAMPLE = ROOT / "docs" / "examples" / "trade_with_mexico.py"
+LAREDO_EXAMPLE = ROOT / "docs" / "examples" / "laredo_hs_chapters.py"
+
+
+def test_trade_example_uses_the_latest_complete_year_and_agrees_with_the_tables(release):
+    ex = runpy.run_path(str(TRADE_EXAMPLE))
+    coverage = schema.read_parquet(release / "data" / "trade_coverage.parquet")
+    monthly = coverage[coverage["source_id"] == "bts_dot1_monthly"].set_index("year")
+    table = ex["climate_mayors_trade_with_mexico"](release)
+    year = int(table["year"].iloc[0])
+    assert monthly.loc[year, "complete_year"] and monthly.loc[year, "months_present"] == 12
+    assert year == max(y for y, ok in monthly["complete_year"].items() if ok)  # 2023 on the mirror: 2024 is partial
+    flows = schema.read_parquet(release / "data" / "trade_flows.parquet")
+    mex = flows[(flows["source_id"] == "bts_dot1_monthly") & (flows["partner_country_iso3"] == "MEX")
+                & (flows["year"] == year)]
+    for row in table.head(5).itertuples():
+        city = mex[mex["city_id"] == row.city_id]
+        assert row.exports_to_mexico_usd == int(city.loc[city["flow"] == "export", "value_usd"].sum())
+        assert row.trade_with_mexico_usd == int(city["value_usd"].sum())
+    assert table["trade_with_mexico_usd"].is_monotonic_decreasing
+
+    trend = ex["top_ports_trend"](release)
+    partial = trend[~trend["complete_year"].astype(bool)]
+    assert set(partial["year"]) <= set(monthly.index[~monthly["complete_year"].astype(bool)])
+    assert set(trend.loc[trend["year"].isin([2020, 2024]), "months_present"]) <= {9}
+
+
+def test_laredo_example_lists_chapters_from_the_complete_year(release):
+    top = runpy.run_path(str(LAREDO_EXAMPLE))["top_chapters"](release)
+    c = schema.read_parquet(release / "data" / "trade_by_commodity.parquet")
+    year = int(top["year"].iloc[0])
+    exp = c[(c["source_id"] == "bts_dot3_monthly") & (c["geography_code"] == "2304") & (c["flow"] == "export")
+            & (c["partner_country_iso3"] == "MEX") & (c["year"] == year)]
+    want = exp.pivot_table(index="hs_chapter", values="value_usd", aggfunc="sum")["value_usd"].nlargest(len(top))
+    assert list(top["hs_chapter"]) == list(want.index) and list(top["value_usd"]) == [int(v) for v in want]
+    assert top["name"].notna().all()
+
+
+@pytest.mark.parametrize("script", [TRADE_EXAMPLE, LAREDO_EXAMPLE])
+def test_trade_examples_run_as_scripts(release, script):
+    out = subprocess.run([sys.executable, str(script), str(release)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()

@@ -30,7 +30,7 @@ def fixture_frames() -> dict[str, pd.DataFrame]:
     data = json.loads((FIX / "resources.json").read_text(encoding="utf-8"))
     frames = {}
     for name in schema.resource_names():
-        dtypes = {c: {"category": "string", "bool": "boolean", "date": "object"}.get(t, t)
+        dtypes = {c: "object" if t.startswith("date32") else {"category": "string", "bool": "boolean"}.get(t, t)
                   for c, t in schema.pandas_dtypes(name).items()}
         frames[name] = pd.DataFrame.from_records(data[name], columns=list(dtypes)).astype(dtypes)
     return frames

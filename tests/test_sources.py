@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from etl.sources import READERS, SourceError
-from etl.sources import (bts_dot1, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
+from etl.sources import (bts_codebook, bts_dot1, bts_dot3, ita_metro_exports_xlsx, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
                          climactor_country_dict, ita_metro_exports, twin_cities)
 from etl.sources.base import EXCLUSION_COLUMNS, SourceTable, read_csv_text
 
@@ -27,6 +27,11 @@ FILES = {
     "climactor_country_dict": "country_dict_Oct2023.csv",
     "twin_cities": "twin_cities_raw.csv",
     "bts_dot1_201501": "dot1_0115.csv",
+    "bts_dot1_monthly": [f"dot1_{m:02d}23.csv" for m in range(1, 13)],
+    "bts_dot1_annual": ["dot1_2023.csv"],
+    "bts_dot3_monthly": ["dot3_0123.csv", "dot3_0223.csv"],
+    "bts_codebook": "codes-north-american-transborder-freight-raw-data.pdf",
+    "ita_metro_exports_2005_2023": "ITA_MSA_Export_Series.xlsx",
     "bts_schedule_d": "schedule_d_port_codes.json",
     "bts_texas_ports": "texas_mexico_ports.csv",
     "ita_metro_exports": "exports_ita.csv",
@@ -35,13 +40,18 @@ FILES = {
 MODULES = {
     "climactor_dec2022": climactor_contextuals, "climactor_sep2022": climactor_contextuals,
     "climactor_country_dict": climactor_country_dict, "twin_cities": twin_cities, "bts_dot1_201501": bts_dot1,
+    "bts_dot1_monthly": bts_dot1, "bts_dot1_annual": bts_dot1, "bts_dot3_monthly": bts_dot3,
+    "bts_codebook": bts_codebook, "ita_metro_exports_2005_2023": ita_metro_exports_xlsx,
     "bts_schedule_d": bts_schedule_d, "bts_texas_ports": bts_texas_ports, "ita_metro_exports": ita_metro_exports,
     "census_cbsa_2013": census_cbsa,
 }
 
 
 def fixture(source_id: str) -> SourceTable:
-    return READERS[source_id](FIXTURES / source_id / FILES[source_id], source_id)
+    names = FILES[source_id]
+    if isinstance(names, list):  # a file set: the reader gets the list of paths
+        return READERS[source_id]([FIXTURES / source_id / n for n in names], source_id)
+    return READERS[source_id](FIXTURES / source_id / names, source_id)
 
 
 def row(table: SourceTable, source_row: int) -> pd.Series:
@@ -55,13 +65,19 @@ def excluded(table: SourceTable) -> dict[int, str]:
 
 
 def check_contract(t: SourceTable, source_id: str) -> None:
-    """Every data row is kept or excluded, exactly once; dtypes are explicit."""
-    kept = set(t.data["source_row"].astype(int))
-    dropped = set(t.exclusions["source_row"].astype(int))
+    """Every data row is kept or excluded, exactly once (per file of a set); dtypes are explicit."""
+    if "source_file" in t.data.columns:  # a row is (file, row) when the reader reads a set
+        kept = set(zip(t.data["source_file"].astype(str), t.data["source_row"].astype(int)))
+        dropped = set(zip(t.exclusions["source_file"].astype(str), t.exclusions["source_row"].astype(int)))
+        assert len(kept) == len(t.data)
+    else:
+        kept = set(t.data["source_row"].astype(int))
+        dropped = set(t.exclusions["source_row"].astype(int))
+        assert len(t.data["source_row"].unique()) + len(t.exclusions) == t.rows_read
+        assert kept | dropped == set(range(1, t.rows_read + 1))
     assert t.source_id == source_id
-    assert len(t.data["source_row"].unique()) + len(t.exclusions) == t.rows_read
+    assert len(kept) + len(dropped) == t.rows_read
     assert kept.isdisjoint(dropped)
-    assert kept | dropped == set(range(1, t.rows_read + 1))
     assert list(t.exclusions.columns) == EXCLUSION_COLUMNS
     assert (t.exclusions["source_id"] == source_id).all()
     assert t.exclusions["reason"].str.len().gt(0).all()
@@ -79,7 +95,8 @@ def check_contract(t: SourceTable, source_id: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def test_readers_registry():
-    assert set(READERS) == set(FILES)
+    assert set(READERS) == set(FILES) | {"bts_dot3_annual"}  # dot3 annual: the dot3 reader, tested with monthly
+    assert READERS["bts_dot3_annual"] is READERS["bts_dot3_monthly"] is bts_dot3.read
     assert READERS["climactor_dec2022"] is READERS["climactor_sep2022"] is climactor_contextuals.read
 
 

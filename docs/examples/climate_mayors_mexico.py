@@ -16,7 +16,7 @@ import pandas as pd
 
 def climate_mayors_exports_to_mexico(release, source_id="bts_dot1_201501"):
     def read(name):  # nullable dtypes: integer columns with gaps stay integers (Int64)
-        return pd.read_parquet(Path(release) / "data" / f"{name}.parquet", dtype_backend="numpy_nullable")
+        return pd.read_parquet(Path(release) / "data" / f"{name}.parquet")
 
     cities, initiatives, pledges = read("cities"), read("initiatives"), read("pledges")
     flows, partnerships = read("trade_flows"), read("partnerships")

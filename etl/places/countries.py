@@ -26,7 +26,6 @@ country after the comma ("Réunion, France" -> REU).
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -109,13 +108,55 @@ def _key(value: str) -> str:
     return re.sub(r"\s+", " ", str(value).replace("\u00a0", " ")).strip().casefold()
 
 
-@functools.cache
-def _coco():
-    import country_converter as coco
+class CountryRegexes:
+    """country_converter's own country table and matching rules, without its pandas code path.
 
-    for name in ("country_converter", "country_converter.country_converter"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    return coco.CountryConverter()
+    country_converter 1.3.2 cannot build its converter under pandas 3 (a TypeError while it
+    compiles the regex column it reads with pandas), so its data file (``country_data.tsv``,
+    shipped in the package) is read here with the csv module and matched as ``convert`` does:
+    ISO numeric for digits, the ISO2 patterns for two letters, ISO3 for three, else every country's regular
+    expression searched case-insensitively; text after "excluding"/"without"/"w/o" is cut off;
+    obsolete countries are left out. Several matches -> all of them (the caller refuses to
+    guess). A test checks this agrees with country_converter itself where that works.
+    """
+
+    EXCLUDE = re.compile(r"excl\w.*|without|w/o")
+
+    def __init__(self, path: Path | None = None):
+        import csv
+        from importlib.resources import files
+
+        path = path or Path(str(files("country_converter") / "country_data.tsv"))
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh, delimiter="\t") if not (r.get("obsolete") or "").strip()]
+        self.iso3 = [r["ISO3"] for r in rows]
+        self.regexes = [re.compile(r["regex"], re.IGNORECASE) for r in rows]
+        self.iso2_regexes = [re.compile(r["ISO2"], re.IGNORECASE) for r in rows]  # "^GB$|^UK$"
+        self.by_code = {}
+        for r in rows:
+            for col in ("ISO3", "ISOnumeric"):
+                if r[col]:
+                    self.by_code.setdefault((col, r[col].casefold()), []).append(r["ISO3"])
+
+    def convert(self, names: list[str]) -> list[list[str]]:
+        out = []
+        for name in names:
+            clean = self.EXCLUDE.split(str(name))[0]
+            if clean.strip().isdigit():
+                found = self.by_code.get(("ISOnumeric", str(int(clean))), [])
+            elif len(clean) == 2:
+                found = [iso for iso, rx in zip(self.iso3, self.iso2_regexes) if rx.search(clean)]
+            elif len(clean) == 3:
+                found = self.by_code.get(("ISO3", clean.casefold()), [])
+            else:
+                found = [iso for iso, rx in zip(self.iso3, self.regexes) if rx.search(clean)]
+            out.append(found)
+        return out
+
+
+@functools.cache
+def _coco() -> CountryRegexes:
+    return CountryRegexes()
 
 
 @functools.cache
@@ -156,10 +197,9 @@ def to_iso3(values: Iterable, country_dict_path: str | Path | None = None) -> di
         else:
             todo.append(v)
     if todo:
-        res = _coco().convert(todo, to="ISO3", not_found="__nf__", enforce_list=True)
+        res = _coco().convert(todo)
         cd = _country_dict(str(country_dict_path)) if country_dict_path else {}
         for v, r in zip(todo, res):
-            r = [x for x in r if x != "__nf__"] if isinstance(r, list) else r
             iso = r[0] if len(r) == 1 else None  # several matches: no guess
             if iso is None and cd:
                 iso = cd.get(_key(v))

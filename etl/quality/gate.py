@@ -22,7 +22,7 @@ from rich.console import Console
 
 from etl import schema as etl_schema
 from etl.paths import BUILD, DESCRIPTOR, VALIDATIONS
-from etl.quality import expectations, report, tableschema
+from etl.quality import expectations, reconcile, report, tableschema
 from etl.quality.results import CheckResult
 
 
@@ -90,6 +90,12 @@ def check_build(build_dir: Path = BUILD, *, suites_dir: Path = VALIDATIONS, desc
                                           str(build_dir / "build_report.json"))
     results += gx_results
     timings["expectations"] = time.perf_counter() - t
+
+    t = time.perf_counter()  # the BTS files must add up to each other (etl/quality/reconcile.py)
+    results += reconcile.check({n: tables[n].arrow for n in (reconcile.FLOWS, reconcile.COMMODITY)
+                                if n in tables and tables[n].arrow is not None})
+    results += reconcile.ita_agreement(build_report)
+    timings["reconciliation"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
 
     data = report.build_report_dict(

@@ -16,6 +16,7 @@ SUITE_TITLES = {
     "descriptor": "Descriptor metadata (frictionless)",
     "table-schema": "Table Schema (types, constraints, keys; vectorised)",
     "expectations": "Great Expectations suites (validations/*.json)",
+    "reconciliation": "Trade reconciliation (BTS monthly vs annual, dot3 vs dot1; ITA series agreement)",
 }
 
 
@@ -152,6 +153,15 @@ def to_markdown(report: dict, results: list[CheckResult]) -> str:
             detail = r.skipped or r.message
             lines.append(f"| {r.resource} | {r.check} | {_cell(r.target)} | {r.severity} | {_status(r)} | "
                          f"{_cell(detail)} | {_cell(r.why)} |")
+        lines.append("")
+
+    rec = [r for r in results if r.suite == "reconciliation"]
+    if rec:
+        lines += ["## Trade reconciliation", "", "| resource | check | on | severity | result | detail |",
+                  "|---|---|---|---|---|---|"]
+        for r in rec:
+            lines.append(f"| {r.resource} | {r.check} | {_cell(r.target)} | {r.severity} | {_status(r)} | "
+                         f"{_cell(r.skipped or r.message)} |")
         lines.append("")
 
     if report["exclusions"]:

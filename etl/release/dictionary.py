@@ -115,9 +115,10 @@ def render(descriptor: dict, data_dir: Path) -> str:
              "Generated from `datapackage.json` and the data of this release by `etl/release/dictionary.py`; "
              "do not edit by hand. Examples are the first distinct non-null values in primary-key order; "
              "the null share counts empty cells (null in Parquet, empty in CSV).", "",
-             "Load a table with its promised dtypes (nullable integers as `Int64`, strings as `string`, "
-             "small enums as `category`, dates as `datetime.date`): "
-             "`etl.schema.read_parquet(path)` or `pd.read_parquet(path, dtype_backend=\"numpy_nullable\")`.", ""]
+             "A plain `pd.read_parquet(path)` gives every column the pandas dtype listed here (nullable "
+             "integers as `Int64`, strings as `string`, small enums as `category`, dates as "
+             "`date32[day][pyarrow]`): the files carry that metadata. Every table is also in "
+             "`data/city_commitments.sqlite`.", ""]
     lines += ["Resources: " + ", ".join(f"`{r['name']}`" for r in descriptor["resources"]) + ".", ""]
     for res in descriptor["resources"]:
         frame = schema.read_parquet(data_dir / f"{res['name']}.parquet")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import (bts_dot1, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
+from . import (bts_codebook, bts_dot1, bts_dot3, ita_metro_exports_xlsx, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
                climactor_country_dict, ita_metro_exports, twin_cities)
 from .base import SourceError, SourceTable
 
@@ -19,6 +19,12 @@ READERS: dict[str, Reader] = {
     "climactor_country_dict": climactor_country_dict.read,
     "twin_cities": twin_cities.read,
     "bts_dot1_201501": bts_dot1.read,
+    "bts_dot1_monthly": bts_dot1.read,
+    "bts_dot1_annual": bts_dot1.read,
+    "bts_dot3_monthly": bts_dot3.read,
+    "bts_dot3_annual": bts_dot3.read,
+    "bts_codebook": bts_codebook.read,
+    "ita_metro_exports_2005_2023": ita_metro_exports_xlsx.read,
     "bts_schedule_d": bts_schedule_d.read,
     "bts_texas_ports": bts_texas_ports.read,
     "ita_metro_exports": ita_metro_exports.read,

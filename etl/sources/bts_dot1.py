@@ -1,4 +1,13 @@
-"""Reader for BTS TransBorder Freight Data table 1 (``dot1_0115.csv``, January 2015).
+"""Reader for BTS TransBorder Freight Data table 1: one file (``dot1_0115.csv``, January 2015) or a
+set of files (``dot1_MMYY.csv`` one a month; ``dot1_YYYY.csv`` one a year).
+
+Files of a set are read one by one and stacked: each row keeps ``source_file`` (its file's base
+name) and ``source_row`` (1-based in that file). Columns are taken by header name: the annual
+files have another column order and no MONTH (their rows get ``month`` <NA> and the year as the
+period). A file whose valid MONTH/YEAR disagree with its name (``dot1_0323.csv`` must hold March
+2023 only; checked for the files of a set, where the name is the partition) is a SourceError
+naming the file and row: a mislabelled month would be counted twice.
+A truncated file (a last row cut short) is a SourceError naming the file (read_csv_text).
 
 One row per trade type x US state x Schedule D port x mode x Mexican state/Canadian province;
 port totals are sums over rows.
@@ -35,6 +44,7 @@ trade step groups by stay strings (a categorical key would group by every catego
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +52,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .base import (SourceTable, digits_to_int64, empty_exclusions, join_reasons, make_exclusions, number_rows,
+from .base import (SourceError, SourceTable, digits_to_int64, empty_exclusions, join_reasons, make_exclusions, number_rows,
                    read_csv_text, reason_on, require_columns)
 
 COLUMNS = ["TRDTYPE", "USASTATE", "DEPE", "DISAGMOT", "MEXSTATE", "CANPROV", "COUNTRY", "VALUE", "SHIPWT",
@@ -58,7 +68,7 @@ TEXT = "string[pyarrow]"
 CATEGORICAL = ["trade_type", "us_state", "port_level", "district_code", "mode_code", "mex_state", "mex_state_raw",
                "can_prov", "can_prov_raw", "country_code", "df", "cont_code"]
 OUTPUT_DTYPES = {
-    "source_row": "Int64", "trade_type": "category", "flow": TEXT, "us_state": "category",
+    "source_file": TEXT, "source_row": "Int64", "trade_type": "category", "flow": TEXT, "us_state": "category",
     "port_code": TEXT, "port_level": "category", "district_code": "category", "mode_code": "category",
     "mode": TEXT, "mex_state": "category", "mex_state_raw": "category", "can_prov": "category",
     "can_prov_raw": "category", "country_code": "category", "partner_country_iso3": TEXT,
@@ -81,19 +91,66 @@ def _strip(col: pd.Series) -> pd.Series:
 
 
 
-def read(path: Path, source_id: str) -> SourceTable:
-    path = Path(path)
-    raw = read_csv_text(path, source_id)
-    raw.columns = [c.strip() for c in raw.columns]
-    require_columns(raw, COLUMNS, source_id, path.name)
+MONTHLY_NAME = re.compile(r"[a-z]+\d?_(0[1-9]|1[0-2])(\d\d)\.csv")  # dot1_0323.csv: March 2023
+ANNUAL_NAME = re.compile(r"[a-z]+\d?_(\d{4})\.csv")  # dot1_2021.csv
 
-    raw = raw[COLUMNS]
-    n = len(number_rows(raw))
+
+def expected_period(file_name: str) -> tuple[int, int | None] | None:
+    """(year, month) a file's name promises (month None for an annual file), or None (no promise)."""
+    if m := MONTHLY_NAME.fullmatch(file_name):
+        return 2000 + int(m.group(2)), int(m.group(1))
+    if m := ANNUAL_NAME.fullmatch(file_name):
+        return int(m.group(1)), None
+    return None
+
+
+def is_file_set(paths) -> bool:
+    return not isinstance(paths, (str, Path))
+
+
+def read_raw_files(paths, source_id: str, columns: list[str]) -> pd.DataFrame:
+    """Every file's cells as text, by header name, stacked: ``source_file``, ``source_row`` (per file)
+    and ``columns``; a file without MONTH (annual) gets MONTH "" on every row."""
+    frames = []
+    for path in ([Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]):
+        raw = read_csv_text(path, source_id)
+        raw.columns = [c.strip() for c in raw.columns]
+        annual = "MONTH" not in raw.columns
+        require_columns(raw, [c for c in columns if not (annual and c == "MONTH")], source_id, path.name)
+        if annual:
+            raw["MONTH"] = pd.Series("", index=raw.index, dtype=TEXT)
+        raw = number_rows(raw[columns])
+        raw.insert(0, "source_file", pd.Series(path.name, index=raw.index, dtype=TEXT))
+        frames.append(raw)
+    if not frames:
+        raise SourceError(source_id, "the source has no files")
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def check_file_periods(raw: pd.DataFrame, year: pd.Series, month: pd.Series, source_id: str) -> None:
+    """A row whose MONTH/YEAR disagree with its file's name stops the read (file and row named)."""
+    promises = {str(f): expected_period(str(f)) for f in pd.unique(raw["source_file"])}
+    want_year = raw["source_file"].map({f: p[0] for f, p in promises.items() if p}).astype("Int64")
+    want_month = raw["source_file"].map({f: p[1] for f, p in promises.items() if p and p[1]}).astype("Int64")
+    wrong = (year.ne(want_year).fillna(False) | month.ne(want_month).fillna(False)).to_numpy(dtype=bool)
+    if wrong.any():
+        r = raw.iloc[int(wrong.argmax())]
+        p = promises[str(r["source_file"])]
+        want = f"{p[0]}-{p[1]:02d}" if p[1] else str(p[0])
+        raise SourceError(source_id, f"{r['source_file']} row {int(r['source_row'])}: MONTH/YEAR "
+                          f"{r['MONTH']!r}/{r['YEAR']!r} disagree with the file name ({want})", int(r["source_row"]))
+
+
+def read(path, source_id: str) -> SourceTable:
+    raw = read_raw_files(path, source_id, COLUMNS)
+    n = len(raw)
     s = {c: _strip(raw[c]) for c in COLUMNS}
     ints = {c: digits_to_int64(s[c]) for c in ["VALUE", "SHIPWT", "FREIGHT_CHARGES", "MONTH", "YEAR"]}
     year, month = ints["YEAR"], ints["MONTH"]
     year_ok = s["YEAR"].str.fullmatch(r"\d{4}")
-    month_ok = s["MONTH"].str.fullmatch(r"0?[1-9]|1[0-2]")
+    annual_files = [f for f in pd.unique(raw["source_file"]) if (expected_period(str(f)) or (0, 0))[1] is None]
+    annual = (s["MONTH"] == "").to_numpy(dtype=bool) & raw["source_file"].isin(annual_files).to_numpy(dtype=bool)
+    month_ok = s["MONTH"].str.fullmatch(r"0?[1-9]|1[0-2]") | annual
 
     reasons = [
         reason_on(~s["TRDTYPE"].isin(list(FLOWS)), "TRDTYPE is not 1 (export) or 2 (import): ", s["TRDTYPE"]),
@@ -112,11 +169,16 @@ def read(path: Path, source_id: str) -> SourceTable:
     ]
     reason = join_reasons(reasons)
     bad = raw.index.isin(reason.index)
+    # In a set (a list of files: the name is the partition) every row not excluded for a bad MONTH/YEAR
+    # must match its file's name. A single file is not held to its name (the bench's 10x/100x copies of
+    # dot1_0115.csv shift months inside it on purpose).
+    if is_file_set(path):
+        check_file_periods(raw, year.mask(bad), month.mask(bad), source_id)
 
     # The first day of the month, on rows with a valid month and year (the others are excluded).
     ok_date = (month_ok & year.between(*YEARS).fillna(False)).to_numpy(dtype=bool)
     period = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    months = (year[ok_date].to_numpy("int64") - 1970) * 12 + month[ok_date].to_numpy("int64") - 1
+    months = (year[ok_date].to_numpy("int64") - 1970) * 12 + month[ok_date].fillna(1).to_numpy("int64") - 1
     period[ok_date] = months.astype("datetime64[M]")
 
     port = s["DEPE"]
@@ -128,6 +190,7 @@ def read(path: Path, source_id: str) -> SourceTable:
         return s[col].mask(s[col].isin(["", "XX"]))
 
     out = pd.DataFrame({
+        "source_file": raw["source_file"],
         "source_row": raw["source_row"],
         "trade_type": s["TRDTYPE"],
         "flow": s["TRDTYPE"].map(FLOWS, na_action="ignore").astype(TEXT),

@@ -64,14 +64,19 @@ def _sci_to_int(text: str) -> int | None:
 
 def read(path: Path, source_id: str) -> SourceTable:
     path = Path(path)
-    raw = read_csv_text(path, source_id)
+    return read_text_frame(read_csv_text(path, source_id), source_id, path.name)
+
+
+def read_text_frame(raw: pd.DataFrame, source_id: str, file_name: str) -> SourceTable:
+    """The checks and the wide-to-long reshape on a frame of text cells (the CSV's, or an xlsx
+    sheet's written as text by ``ita_metro_exports_xlsx``)."""
     header = [c.strip() for c in raw.columns]
     if header[:2] != [NAME_COLUMN, UNIT_COLUMN]:
-        raise SourceError(source_id, f"{path.name}: expected first columns {[NAME_COLUMN, UNIT_COLUMN + ' ']}, "
+        raise SourceError(source_id, f"{file_name}: expected first columns {[NAME_COLUMN, UNIT_COLUMN + ' ']}, "
                                      f"found {list(raw.columns)[:2]}")
     years = header[2:]
     if not years or not all(re.fullmatch(r"\d{4}", y) for y in years):
-        raise SourceError(source_id, f"{path.name}: columns after the unit must be years, found {years}")
+        raise SourceError(source_id, f"{file_name}: columns after the unit must be years, found {years}")
     original_columns = list(raw.columns)
     raw.columns = header
 

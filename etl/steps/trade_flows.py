@@ -34,14 +34,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.steps import trade_commodity, trade_coverage
 from etl.steps.base import StepOutput
 from etl.paths import VOCAB
-from etl.sources.base import SourceError, SourceTable, empty_exclusions, make_exclusions
+from etl.sources.base import SourceError, SourceTable, default_source_file, empty_exclusions, make_exclusions
 
 RESOURCE = "trade_flows"
 DOT1, SCHEDULE_D, TEXAS, ITA, CBSA = ("bts_dot1_201501", "bts_schedule_d", "bts_texas_ports",
                                       "ita_metro_exports", "census_cbsa_2013")
-TRADE_SOURCES = (DOT1, TEXAS, ITA)
+DOT1_MONTHLY, DOT1_ANNUAL = "bts_dot1_monthly", "bts_dot1_annual"
+DOT1_SOURCES = (DOT1, DOT1_MONTHLY, DOT1_ANNUAL)
+ANNUAL_DOT1 = frozenset({DOT1_ANNUAL, "bts_dot3_annual"})  # year-grain BTS sets
+ITA_2005 = "ita_metro_exports_2005_2023"
+ITA_SOURCES = (ITA, ITA_2005)
+TRADE_SOURCES = (*DOT1_SOURCES, TEXAS, *ITA_SOURCES)
 PORT_CITIES = VOCAB / "port_cities.csv"
 COUNTRY = "USA"
 # US territories are their own countries in GeoNames (San Juan is in PR, not US).
@@ -58,9 +64,9 @@ UNKNOWN_DISTRICT_NAME = "Unknown customs district"
 OVERLAP_YEAR = 2015
 
 OUTPUT_DTYPES = {
-    "source_id": "string", "source_row": "string", "city_id": "string", "geography_type": "string",
+    "source_id": "string", "source_row": "string", "source_file": "string", "city_id": "string", "geography_type": "string",
     "geography_code": "string", "geography_name": "string", "partner_country_iso3": "string", "flow": "string",
-    "mode": "string", "period_start": "datetime64[ns]", "period_end": "datetime64[ns]", "value_usd": "Int64",
+    "mode": "string", "period_start": "datetime64[ns]", "period_end": "datetime64[ns]", "year": "Int64", "value_usd": "Int64",
     "suppressed": "bool", "rounded": "bool", "partial_period": "bool", "shipping_weight_kg": "Int64",
     "freight_charges_usd": "Int64",
 }
@@ -300,8 +306,16 @@ def _joined_rows(rows: np.ndarray, group: np.ndarray) -> pd.arrays.StringArray:
     return pd.array(pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), dtype="string")
 
 
-def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
-    table = tables.get(DOT1)
+def _plan_dot1(tables: dict[str, SourceTable], source_id: str = DOT1, extra_keys: tuple = ()) -> Plan | None:
+    """One dot1 source (a file or a set) summed to port x partner x flow x mode x period per file.
+
+    Summed away: US state (USASTATE: where the goods came from or go to), Mexican state /
+    Canadian province (MEXSTATE/CANPROV), DF (domestic or foreign goods, exports only) and
+    CONTCODE (containerised or not): dimensions no other trade source has, which only split a
+    port's trade. The port mention's ``source_row`` is the row's position in the stacked files
+    (unique in a set; an internal link to the place, never published).
+    """
+    table = tables.get(source_id)
     if table is None:
         return None
     data = table.data
@@ -309,16 +323,19 @@ def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
     exclusions = []
     if sd is None:
         reason = f"{SCHEDULE_D} not loaded: the port cannot be named or placed"
-        exclusions.append(make_exclusions(DOT1, data, reason))
+        exclusions.append(make_exclusions(source_id, data, reason))
         return Plan(rows=pd.DataFrame(), mentions=_empty(MENTION_DTYPES), exclusions=exclusions,
                     report={"skipped": reason})
-    keys = ["port_code", "partner_country_iso3", "flow", "mode", "period_start"]
+    keys = ["source_file", "port_code", *extra_keys, "partner_country_iso3", "flow", "mode", "period_start"]
     figures = ["value_usd", "shipping_weight_kg", "freight_charges_usd"]
+    position = pd.Series(np.arange(1, len(data) + 1), index=data.index, dtype="Int64")
     known = data["port_code"].isin(sd["port_code"]).to_numpy(dtype=bool)
+    data = data[["source_file", "source_row", *keys[1:], *figures]].assign(position=position)
     if not known.all():
-        exclusions.append(make_exclusions(DOT1, data[~known], "port code not in Schedule D: "
+        exclusions.append(make_exclusions(source_id, data.loc[~known, ["source_file", "source_row", "port_code"]],
+                                          "port code not in Schedule D: "
                                           + data.loc[~known, "port_code"].astype(str).map(repr)))
-        data = data.loc[known, ["source_row", *keys, *figures]]  # only the columns used below
+        data = data.loc[known]
     ports = classify_ports(data["port_code"], sd)
 
     # Groups numbered in key order; every figure is summed per group number (one grouping by keys).
@@ -332,15 +349,19 @@ def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
     agg["n_rows"] = np.bincount(group)
     agg["source_row"] = _joined_rows(data["source_row"].to_numpy(dtype="int64"), group)
     agg = agg.merge(ports, on="port_code", how="left", validate="many_to_one")
-    first = (data.groupby("port_code", sort=True, observed=True)["source_row"].min()
-             .rename("mention_source_row").reset_index())
+    first_at = data.groupby("port_code", sort=True, observed=True)["position"].idxmin()
+    first = pd.DataFrame({"port_code": first_at.index.astype("string"),
+                          "mention_source_row": data.loc[first_at.to_numpy(), "position"].to_numpy()})
     agg = agg.merge(first, on="port_code", how="left", validate="many_to_one")
+    annual = source_id in ANNUAL_DOT1
+    period_end = (_year_bounds(agg["period_start"].dt.year)[1] if annual else _month_end(agg["period_start"]))
 
     rows = pd.DataFrame({
-        "source_id": DOT1, "source_row": agg["source_row"], "geography_type": agg["geography_type"],
+        "source_id": source_id, "source_row": agg["source_row"], "source_file": agg["source_file"],
+        **{k: agg[k] for k in extra_keys}, "geography_type": agg["geography_type"],
         "geography_code": agg["port_code"], "geography_name": agg["port_name"],
         "partner_country_iso3": agg["partner_country_iso3"], "flow": agg["flow"], "mode": agg["mode"],
-        "period_start": agg["period_start"], "period_end": _month_end(agg["period_start"]),
+        "period_start": agg["period_start"], "period_end": period_end,
         "value_usd": agg["value_usd"], "suppressed": False, "rounded": False, "partial_period": False,
         "shipping_weight_kg": agg["shipping_weight_kg"], "freight_charges_usd": agg["freight_charges_usd"],
         "mention_source_row": agg["mention_source_row"], "role": "port",
@@ -352,10 +373,12 @@ def _plan_dot1(tables: dict[str, SourceTable]) -> Plan | None:
         "source_rows_published": published,
         "source_rows_aggregated": int(agg.loc[agg["n_rows"] > 1, "n_rows"].sum()),
         "output_rows": int(len(rows)),
+        "files": int(agg["source_file"].nunique()),
         "rows_by_geography_type": {k: int(v) for k, v in rows["geography_type"].value_counts().sort_index().items()},
         "ports_named_by_override": sorted(ports.loc[ports["overridden"], "port_code"].tolist()),
     }
-    return Plan(rows=rows, mentions=_port_mentions(DOT1, mention_rows, ports), exclusions=exclusions, report=report)
+    return Plan(rows=rows, mentions=_port_mentions(source_id, mention_rows, ports), exclusions=exclusions,
+                report=report)
 
 
 def _texas_weight_kg(data: pd.DataFrame) -> pd.Series:
@@ -404,7 +427,8 @@ def _plan_texas(tables: dict[str, SourceTable]) -> Plan | None:
     d = d.merge(ports[["port_code", "geography_type"]], on="port_code", how="left").set_index(data.index)
     weight_kg = _texas_weight_kg(data)
     rows = pd.DataFrame({
-        "source_id": TEXAS, "source_row": data["source_row"].astype(str), "geography_type": d["geography_type"],
+        "source_id": TEXAS, "source_row": data["source_row"].astype(str),
+        "source_file": default_source_file(TEXAS), "geography_type": d["geography_type"],
         "geography_code": data["port_code"], "geography_name": data["port_name"],
         "partner_country_iso3": data["partner_country_iso3"], "flow": data["flow"], "mode": mode,
         "period_start": start, "period_end": end, "value_usd": data["value_usd"], "suppressed": False,
@@ -425,8 +449,11 @@ def _plan_texas(tables: dict[str, SourceTable]) -> Plan | None:
     return Plan(rows=rows, mentions=_port_mentions(TEXAS, mention_rows, ports), exclusions=exclusions, report=report)
 
 
-def _plan_ita(tables: dict[str, SourceTable]) -> Plan | None:
-    table = tables.get(ITA)
+def _plan_ita(tables: dict[str, SourceTable], source_id: str = ITA) -> Plan | None:
+    """One ITA series: metro x year exports to the world. Both series (2012-2021 CSV, 2005-2023
+    xlsx with 2023 OMB names) go through the same CBSA match and first-named-principal-city rule,
+    so "Houston-Pasadena-The Woodlands, TX" and "Houston-The Woodlands-Sugar Land, TX" are one city."""
+    table = tables.get(source_id)
     if table is None:
         return None
     data = table.data
@@ -437,7 +464,8 @@ def _plan_ita(tables: dict[str, SourceTable]) -> Plan | None:
     pseudo = data["is_pseudo_metro"].astype(bool)
     start, end = _year_bounds(data["year"])
     rows = pd.DataFrame({
-        "source_id": ITA, "source_row": data["source_row"].astype(str),
+        "source_id": source_id, "source_row": data["source_row"].astype(str),
+        "source_file": default_source_file(source_id),
         "geography_type": pd.Series(np.where(pseudo, "metro_pseudo", "metro"), index=data.index),
         # No CBSA code (pseudo-metros, metros not delineated in 2013): the source's name is the code.
         "geography_code": d["cbsa_code"].fillna(data["msa_name"]), "geography_name": data["msa_name"],
@@ -454,7 +482,7 @@ def _plan_ita(tables: dict[str, SourceTable]) -> Plan | None:
     first_state = lines["msa_name"].map({n: s[0] if s else pd.NA for n, (_, s) in split.items()}).astype("string")
     is_pseudo = lines["is_pseudo_metro"].astype(bool)
     mentions = pd.DataFrame({
-        "source_id": ITA, "source_row": lines["source_row"], "role": "metro", "raw_name": lines["msa_name"],
+        "source_id": source_id, "source_row": lines["source_row"], "role": "metro", "raw_name": lines["msa_name"],
         "name": first_city.mask(is_pseudo, lines["msa_name"]),
         "country": _country(first_state).mask(is_pseudo, COUNTRY),
         "admin1": _admin1(first_state).mask(is_pseudo),
@@ -487,7 +515,9 @@ def _plans(tables: dict[str, SourceTable]) -> dict[str, Plan]:
     key = tuple(sorted((k, id(v)) for k, v in tables.items()))
     if _last_plans and _last_plans[0][1] == key:
         return _last_plans[0][2]
-    plans = {TEXAS: _plan_texas(tables), DOT1: _plan_dot1(tables), ITA: _plan_ita(tables)}
+    plans = {TEXAS: _plan_texas(tables), **{sid: _plan_dot1(tables, sid) for sid in DOT1_SOURCES},
+             **{sid: _plan_ita(tables, sid) for sid in ITA_SOURCES},
+             **{sid: _plan_dot1(tables, sid, trade_commodity.EXTRA_KEYS) for sid in trade_commodity.COMMODITY_SOURCES}}
     plans = {k: v for k, v in plans.items() if v is not None}
     # The tables are kept referenced with the key, so their ids cannot be reused while cached.
     _last_plans[:] = [(dict(tables), key, plans)]
@@ -509,38 +539,93 @@ def empty_trade_flows() -> pd.DataFrame:
     return _empty(OUTPUT_DTYPES)
 
 
+def _with_city_ids(rows: pd.DataFrame, resolved: pd.DataFrame, source_ids: list[str]) -> pd.DataFrame:
+    """``rows`` with the city_id of the mention each points to (every row must have one)."""
+    # Tolerate a frame that repeats the key columns (mention keys + the places output side by side).
+    if resolved.columns.duplicated().any():
+        resolved = resolved.loc[:, ~resolved.columns.duplicated()]
+    # Only these sources' mentions: the frame has every fact step's, one row per mention.
+    ids = resolved.loc[resolved["source_id"].isin(source_ids).to_numpy(dtype=bool),
+                       ["source_id", "source_row", "role", "city_id"]]
+    ids = ids.rename(columns={"source_row": "mention_source_row"}).astype(
+        {"source_id": "string", "mention_source_row": "Int64", "role": "string", "city_id": "string"})
+    rows = rows.merge(ids, on=["source_id", *MENTION_KEY], how="left", validate="many_to_one")
+    missing = rows["city_id"].isna()
+    if missing.any():
+        bad = rows[missing].iloc[0]
+        raise SourceError(str(bad["source_id"]), f"no resolved city_id for role {bad['role']}",
+                          int(bad["mention_source_row"]))
+    return rows
+
+
 def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
-    """The trade_flows resource, step exclusions, and the row accounting / reconciliation report."""
+    """trade_flows, trade_by_commodity, hs_chapters and trade_coverage; step exclusions; the row
+    accounting / reconciliation report."""
     plans = _plans(tables)
-    row_dtypes = {**{c: t for c, t in OUTPUT_DTYPES.items() if c != "city_id"},
+    flow_plans = {k: p for k, p in plans.items() if k in TRADE_SOURCES}
+    commodity_plans = {k: p for k, p in plans.items() if k in trade_commodity.COMMODITY_SOURCES}
+    row_dtypes = {**{c: t for c, t in OUTPUT_DTYPES.items() if c not in ("city_id", "year")},
                   "mention_source_row": "Int64", "role": "string"}
-    frames = [p.rows.astype(row_dtypes) for p in plans.values() if len(p.rows)]
+    frames = [p.rows.astype(row_dtypes) for p in flow_plans.values() if len(p.rows)]
     if frames:
-        rows = pd.concat(frames, ignore_index=True)
-        # Tolerate a frame that repeats the key columns (mention keys + the places output side by side).
-        if resolved.columns.duplicated().any():
-            resolved = resolved.loc[:, ~resolved.columns.duplicated()]
-        # Only this step's mentions: the frame has every fact step's, one row per mention.
-        ids = resolved.loc[resolved["source_id"].isin(list(plans)).to_numpy(dtype=bool),
-                           ["source_id", "source_row", "role", "city_id"]]
-        ids = ids.rename(columns={"source_row": "mention_source_row"}).astype(
-            {"source_id": "string", "mention_source_row": "Int64", "role": "string", "city_id": "string"})
-        rows = rows.merge(ids, on=["source_id", *MENTION_KEY], how="left", validate="many_to_one")
-        missing = rows["city_id"].isna()
-        if missing.any():
-            bad = rows[missing].iloc[0]
-            raise SourceError(str(bad["source_id"]), f"no resolved city_id for role {bad['role']}",
-                              int(bad["mention_source_row"]))
+        rows = _with_city_ids(pd.concat(frames, ignore_index=True), resolved, list(flow_plans))
+        rows["year"] = rows["period_start"].dt.year
         flows = rows[list(OUTPUT_DTYPES)].astype(OUTPUT_DTYPES)
         flows = flows.sort_values(["source_id", "geography_code", "partner_country_iso3", "flow", "mode",
                                    "period_start"], ignore_index=True)
     else:
         flows = empty_trade_flows()
+    frames = [p.rows for p in commodity_plans.values() if len(p.rows)]
+    commodity = trade_commodity.finish(_with_city_ids(pd.concat(frames, ignore_index=True), resolved,
+                                                      list(commodity_plans)) if frames else None)
     exclusions = [e for p in plans.values() for e in p.exclusions if len(e)]
     exclusions = pd.concat(exclusions, ignore_index=True) if exclusions else empty_exclusions()
     report = _report(tables, plans, flows, exclusions)
+    report["commodity"] = trade_commodity.report(commodity)
+    report["ita_series_comparison"] = compare_ita(flows)
     _last_plans.clear()  # the build is done with the plans: not held while the resources are written
-    return StepOutput(resources={RESOURCE: flows}, exclusions=exclusions, report=report)
+    coverage = trade_coverage.coverage(pd.concat([flows[["source_id", "period_start", "period_end", "partial_period"]],
+                                                  commodity[["source_id", "period_start", "period_end"]]
+                                                  .assign(partial_period=False)], ignore_index=True))
+    return StepOutput(resources={RESOURCE: flows, trade_coverage.RESOURCE: coverage,
+                                 trade_commodity.RESOURCE: commodity,
+                                 trade_commodity.CHAPTERS: trade_commodity.chapters_resource()},
+                      exclusions=exclusions, report=report)
+
+
+def compare_ita(flows: pd.DataFrame) -> dict:
+    """The two ITA series on their common years, per metro (city_id) and year.
+
+    Exact where the 2012-2021 file has the whole number; where it wrote 6 significant figures
+    ("1.10298E+11", ``rounded``) agreement means the 2005-2023 exact value rounds to it.
+    """
+    f = flows[flows["source_id"].isin(ITA_SOURCES) & (flows["geography_type"] == "metro")]
+    old = f[f["source_id"] == ITA][["city_id", "year", "value_usd", "rounded", "geography_name"]]
+    new = f[f["source_id"] == ITA_2005][["city_id", "year", "value_usd", "geography_name"]]
+    if old.empty or new.empty:
+        return {"compared": False}
+    both = old.merge(new, on=["city_id", "year"], suffixes=("_old", "_new"))
+    v_old, v_new = both["value_usd_old"].astype("Float64"), both["value_usd_new"].astype("Float64")
+    exact = v_old.eq(v_new).fillna(False)
+    magnitude = np.floor(np.log10(v_new.where(v_new > 0).astype(float)))
+    rounded_new = (np.round(v_new.astype(float) / 10 ** (magnitude - 5)) * 10 ** (magnitude - 5))
+    rounding_only = (~exact & both["rounded"] & v_old.eq(pd.array(rounded_new, dtype="Float64")).fillna(False))
+    suppressed = v_old.isna() | v_new.isna()
+    differ = ~exact & ~rounding_only & ~suppressed
+    examples = both[differ].assign(diff=(v_new - v_old)[differ]).sort_values("diff", key=abs, ascending=False)
+    old_cities, new_cities = set(old["city_id"]), set(new["city_id"])
+    return {
+        "compared": True, "metro_years": int(len(both)), "exact": int(exact.sum()),
+        "old_rounded_new_exact": int(rounding_only.sum()), "suppressed_in_one": int(suppressed.sum()),
+        "differ": int(differ.sum()),
+        "rounded_examples": [{"city_id": r.city_id, "year": int(r.year), "old": int(r.value_usd_old),
+                              "new": int(r.value_usd_new), "old_name": r.geography_name_old,
+                              "new_name": r.geography_name_new}
+                             for r in both[rounding_only].head(5).itertuples()],
+        "largest_differences": [{"city_id": r.city_id, "year": int(r.year), "old": int(r.value_usd_old),
+                                 "new": int(r.value_usd_new)} for r in examples.head(10).itertuples()],
+        "metros_only_in_old": len(old_cities - new_cities), "metros_only_in_new": len(new_cities - old_cities),
+    }
 
 
 # --------------------------------------------------------------------------- report
