@@ -58,12 +58,13 @@ def release_descriptor(stage: Path, version: str) -> dict:
         r["schema"] = res["schema"]
         resources.append(r)
     top["resources"] = resources
-    reports = [p for p in ("CHANGELOG.md", "changes.json", "DATA_DICTIONARY.md", *RUN_REPORTS) if (stage / p).exists()]
+    reports = [p for p in ("CHANGELOG.md", "changes.json", "DATA_DICTIONARY.md", "overview.html", *RUN_REPORTS) if (stage / p).exists()]
     top["reports"] = [{"path": p, "title": _REPORT_TITLES.get(p, p)} for p in reports]
     return top
 
 
 _REPORT_TITLES = {
+    "overview.html": "Overview page: charts and a map of this release, self-contained (open it from disk)",
     "CHANGELOG.md": "What changed since the previous release, per resource",
     "changes.json": "The same changes, machine-readable",
     "DATA_DICTIONARY.md": "Every resource and field, generated from the schema and the data",
@@ -94,7 +95,7 @@ def _is_semver(v: str) -> bool:
 
 def assemble(stage: Path, build: Path, version: str, previous: Path | None) -> dict:
     """Every file of the release but its SQLite database and SHA256SUMS (see ``finish``)."""
-    from etl.release import changelog, dictionary
+    from etl.release import changelog, dictionary, overview
 
     data = stage / "data"
     data.mkdir(parents=True)
@@ -110,6 +111,7 @@ def assemble(stage: Path, build: Path, version: str, previous: Path | None) -> d
             shutil.copyfile(build / report, stage / report)
     changelog.write(stage, previous, version)
     dictionary.write(stage)
+    overview.write(stage, version)  # before the descriptor and SHA256SUMS, so both list it
     descriptor = release_descriptor(stage, version)
     _write_descriptor(stage, descriptor)
     return descriptor

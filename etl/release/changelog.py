@@ -475,5 +475,12 @@ def write(stage: Path, previous: Path | None, version: str) -> dict:
         old_descriptor.setdefault("version", previous.name)
     changes = diff_releases(previous, old_descriptor, stage, new_descriptor)
     (stage / "changes.json").write_text(json.dumps(changes, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (stage / "CHANGELOG.md").write_text(render_markdown(changes), encoding="utf-8")
+    (stage / "CHANGELOG.md").write_text(_with_overview_link(render_markdown(changes)), encoding="utf-8")
     return changes
+
+
+def _with_overview_link(markdown: str) -> str:
+    """Point readers of the changelog at the release's charts (overview.html, written by publish)."""
+    title, _, rest = markdown.partition("\n")
+    return (f"{title}\n\nCharts and a map of this release: [overview.html](overview.html) "
+            f"(self-contained, opens from disk).\n{rest}")

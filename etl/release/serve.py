@@ -7,6 +7,7 @@ it. A release made before the database existed gets one built under ``build/serv
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import sys
@@ -53,6 +54,8 @@ def metadata(release: Path) -> dict:
     return {
         "title": f"{d.get('title', d['name'])} {d.get('version', '')}".strip(),
         "description": d.get("description", ""),
+        **({"description_html": f"{html.escape(d.get('description', ''))} <p><a href=\"/release/overview.html\">"
+            "Charts and a map of this release (overview.html)</a></p>"} if (release / "overview.html").exists() else {}),
         "license": lic.get("title") or lic.get("name", ""),
         "license_url": lic.get("path", ""),
         "source": f"{len(sources)} public sources: " + "; ".join(s.get("publisher", s["id"]) for s in sources),
@@ -81,16 +84,20 @@ def prepare(published: Path, work_dir: Path | None = None) -> tuple[Path, Path]:
     return db, meta
 
 
-def command(db: Path, meta: Path, port: int) -> list[str]:
-    """The datasette command line: immutable database, loopback only."""
+def command(db: Path, meta: Path, port: int, release: Path | None = None) -> list[str]:
+    """The datasette command line: immutable database, loopback only; the release's files
+    (overview.html among them) as static files under /release/."""
+    static = ["--static", f"release:{release}"] if release is not None else []
     return [sys.executable, "-m", "datasette", "serve", "-i", str(db), "--metadata", str(meta),
-            "--host", HOST, "--port", str(port)]
+            "--host", HOST, "--port", str(port), *static]
 
 
 def serve(published: Path, port: int = 8001, work_dir: Path | None = None) -> None:
     """Serve the latest release until interrupted (this process becomes datasette)."""
     db, meta = prepare(published, work_dir)
-    argv = command(db, meta, port)
-    print(f"serving {db.parent.name} on http://{HOST}:{port}/{DB_NAME} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    release = latest_release(published)
+    argv = command(db, meta, port, release)
+    print(f"serving {db.parent.name} on http://{HOST}:{port}/{DB_NAME} (Ctrl-C to stop); "
+          f"charts: http://{HOST}:{port}/release/overview.html", file=sys.stderr, flush=True)
     sys.stdout.flush()
     os.execv(argv[0], argv)
