@@ -41,7 +41,8 @@ def build_mentions(mirror: Path) -> tuple[pd.DataFrame, Path | None]:
     from etl.sources import READERS
 
     paths = source_paths(mirror)
-    tables = {sid: READERS[sid](p, sid) for sid, p in paths.items() if p.exists()}
+    tables = {sid: READERS[sid](p, sid) for sid, p in paths.items()
+              if sid in READERS and all(x.exists() for x in (p if isinstance(p, list) else [p]))}
     # steps keep some mention columns as categoricals; as text they concatenate cleanly
     frames = [m.astype({c: "string" for c in m.columns if isinstance(m[c].dtype, pd.CategoricalDtype)})
               for m in (step.mentions(tables) for step in fact_steps())]
