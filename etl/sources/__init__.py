@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import (bts_dot1, cdp_emissions, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
+from . import (bts_dot1, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
                climactor_country_dict, ita_metro_exports, twin_cities)
 from .base import SourceError, SourceTable
 
@@ -23,7 +23,6 @@ READERS: dict[str, Reader] = {
     "bts_texas_ports": bts_texas_ports.read,
     "ita_metro_exports": ita_metro_exports.read,
     "census_cbsa_2013": census_cbsa.read,
-    "cdp_city_emissions": cdp_emissions.read,
 }
 
 __all__ = ["READERS", "Reader", "SourceError", "SourceTable"]

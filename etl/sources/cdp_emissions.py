@@ -100,7 +100,7 @@ def read(paths: list[Path], source_id: str) -> SourceTable:
         frames.append(data)
         excluded.append(exclusions)
         rows_read += int(data["source_row"].nunique()) + len(exclusions)
-        notes[f"{path.name}: unmapped columns"] = unmapped
+        notes[f"{path.name}: unmapped non-figure columns"] = len(unmapped)  # names: read_file()
     data = pd.concat(frames, ignore_index=True)
     data["reporting_year"] = pd.to_numeric(data["reporting_year"], errors="coerce").astype("Int64")
     data["cdp_account"] = data["cdp_account"].astype("string")
