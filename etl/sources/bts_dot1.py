@@ -141,6 +141,16 @@ def check_file_periods(raw: pd.DataFrame, year: pd.Series, month: pd.Series, sou
                           f"{r['MONTH']!r}/{r['YEAR']!r} disagree with the file name ({want})", int(r["source_row"]))
 
 
+def code_reasons(s: dict[str, pd.Series]) -> list[pd.Series]:
+    """Exclusion reasons for the code columns dot1 and dot3 share: trade type, partner, mode, port."""
+    return [
+        reason_on(~s["TRDTYPE"].isin(list(FLOWS)), "TRDTYPE is not 1 (export) or 2 (import): ", s["TRDTYPE"]),
+        reason_on(~s["COUNTRY"].isin(list(PARTNERS)), "COUNTRY is not 1220 (Canada) or 2010 (Mexico): ", s["COUNTRY"]),
+        reason_on(~s["DISAGMOT"].isin(list(MODES)), "unknown DISAGMOT (mode) code: ", s["DISAGMOT"]),
+        reason_on(~s["DEPE"].str.fullmatch(r"\d{4}|\d{2}XX"), "DEPE is not a Schedule D port code: ", s["DEPE"]),
+    ]
+
+
 def read(path, source_id: str) -> SourceTable:
     raw = read_raw_files(path, source_id, COLUMNS)
     n = len(raw)
@@ -153,10 +163,7 @@ def read(path, source_id: str) -> SourceTable:
     month_ok = s["MONTH"].str.fullmatch(r"0?[1-9]|1[0-2]") | annual
 
     reasons = [
-        reason_on(~s["TRDTYPE"].isin(list(FLOWS)), "TRDTYPE is not 1 (export) or 2 (import): ", s["TRDTYPE"]),
-        reason_on(~s["COUNTRY"].isin(list(PARTNERS)), "COUNTRY is not 1220 (Canada) or 2010 (Mexico): ", s["COUNTRY"]),
-        reason_on(~s["DISAGMOT"].isin(list(MODES)), "unknown DISAGMOT (mode) code: ", s["DISAGMOT"]),
-        reason_on(~s["DEPE"].str.fullmatch(r"\d{4}|\d{2}XX"), "DEPE is not a Schedule D port code: ", s["DEPE"]),
+        *code_reasons(s),
         reason_on(~s["VALUE"].str.fullmatch(r"\d+"), "VALUE is not a non-negative integer: ", s["VALUE"]),
         reason_on(~s["SHIPWT"].str.fullmatch(r"\d*"), "SHIPWT is not an integer: ", s["SHIPWT"]),
         reason_on(~s["FREIGHT_CHARGES"].str.fullmatch(r"\d*"), "FREIGHT_CHARGES is not an integer: ",

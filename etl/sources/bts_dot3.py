@@ -19,7 +19,7 @@ from etl.paths import VOCAB
 
 from .base import (SourceError, SourceTable, digits_to_int64, empty_exclusions, join_reasons, make_exclusions,
                    reason_on)
-from .bts_dot1 import (FLOWS, MODES, PARTNERS, TEXT, YEARS, _strip, check_file_periods, is_file_set,
+from .bts_dot1 import (FLOWS, MODES, PARTNERS, TEXT, YEARS, _strip, check_file_periods, code_reasons, is_file_set,
                        read_raw_files)
 
 COLUMNS = ["TRDTYPE", "DEPE", "COMMODITY2", "DISAGMOT", "COUNTRY", "VALUE", "SHIPWT", "FREIGHT_CHARGES", "DF",
@@ -58,10 +58,7 @@ def read(path, source_id: str) -> SourceTable:
         raise SourceError(source_id, f"{r['source_file']} row {int(r['source_row'])}: COMMODITY2 "
                           f"{r['COMMODITY2']!r} is not an HS chapter of {HS_CHAPTERS.name}", int(r["source_row"]))
     reasons = [
-        reason_on(~s["TRDTYPE"].isin(list(FLOWS)), "TRDTYPE is not 1 (export) or 2 (import): ", s["TRDTYPE"]),
-        reason_on(~s["COUNTRY"].isin(list(PARTNERS)), "COUNTRY is not 1220 (Canada) or 2010 (Mexico): ", s["COUNTRY"]),
-        reason_on(~s["DISAGMOT"].isin(list(MODES)), "unknown DISAGMOT (mode) code: ", s["DISAGMOT"]),
-        reason_on(~s["DEPE"].str.fullmatch(r"\d{4}|\d{2}XX"), "DEPE is not a Schedule D port code: ", s["DEPE"]),
+        *code_reasons(s),
         reason_on(~s["VALUE"].str.fullmatch(r"\d{1,18}"), "VALUE is not a non-negative integer: ", s["VALUE"]),
         reason_on(~s["SHIPWT"].str.fullmatch(r"\d{0,18}"), "SHIPWT is not an integer: ", s["SHIPWT"]),
         reason_on(~s["FREIGHT_CHARGES"].str.fullmatch(r"\d{0,18}"), "FREIGHT_CHARGES is not an integer: ",
