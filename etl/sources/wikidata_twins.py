@@ -38,6 +38,11 @@ SIDES = {"origin": ("origincityLabel", "origincountry", "originlat", "originlong
          "partner": ("sistercityLabel", "destination_countryLabel", "destinationlat", "destinationlong",
                      "destinationpopulation")}
 QID = r"Q[0-9]+"
+OUTPUT_DTYPES = {"source_file": TEXT, "source_row": "Int64",
+                 **{f"{side}_{c}": t for side in SIDES for c, t in
+                    [("label", TEXT), ("name", TEXT), ("admin", TEXT), ("country", TEXT), ("iso3", TEXT),
+                     ("lat", "float64"), ("lon", "float64"), ("population", "Int64")]},
+                 "dist_km": "float64", "eu": TEXT}
 
 
 def _read_file(path: Path, source_id: str) -> pd.DataFrame:
@@ -85,7 +90,8 @@ def read(paths, source_id: str) -> SourceTable:
     origin, r_origin = _side(raw, "origin", iso)
     partner, r_partner = _side(raw, "partner", iso)
     out = pd.concat([raw[["source_file", "source_row"]], origin, partner,
-                     pd.DataFrame({"dist_km": text_to_float(raw["dist"]), "eu": raw["eu"].str.strip()})], axis=1)
+                     pd.DataFrame({"dist_km": text_to_float(raw["dist"]), "eu": raw["eu"].str.strip()})],
+                    axis=1)[list(OUTPUT_DTYPES)].astype(OUTPUT_DTYPES)
     same = (out["origin_label"].str.casefold() == out["partner_label"].str.casefold()) & (out["origin_iso3"] == out["partner_iso3"])
     reason = r_origin.fillna(r_partner)
     reason = reason.mask(reason.isna() & same.fillna(False), "self-pair")
