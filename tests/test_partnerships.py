@@ -23,7 +23,8 @@ FAKE_IDS = {
     "Aachen": "gn3247449", "Halifax": "gn2647632", "Rostock": "gn2844588", "Varna": "gn726050",
     "Naumburg": "gn2866758", "Naumburg (Saale)": "gn2866758", "Berat": "gn3344947",
 }
-ROW_PATTERN = re.compile(schema.resource(step.RESOURCE)["schema"]["fields"][-1]["constraints"]["pattern"])
+ROW_PATTERN = re.compile(next(f for f in schema.resource(step.RESOURCE)["schema"]["fields"]
+                              if f["name"] == "source_row")["constraints"]["pattern"])
 
 
 def fake_resolved(mentions: pd.DataFrame) -> pd.DataFrame:

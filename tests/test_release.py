@@ -265,7 +265,8 @@ def test_changelog_counts_rows_added_removed_changed_by_primary_key(tmp_path, bu
 
     flows = changes["resources"]["trade_flows"]  # Laredo's port row now points at the GeoNames id
     assert flows["changed"] == 1 and flows["changed_fields"] == {"city_id": 1}
-    assert changes["resources"]["partnerships"]["changed_fields"] == {"attestations": 1, "both_sides": 1, "source_row": 1}
+    assert changes["resources"]["partnerships"]["changed_fields"] == {"attestations": 1, "both_sides": 1, "source_row": 1,
+                                                                  "attestation_rows": 1}
     assert changes["resources"]["exclusions"]["status"] == "changed"
 
     places = changes["places"]

@@ -16,7 +16,7 @@ import pytest
 
 from etl.sources import READERS, SourceError
 from etl.sources import (bts_codebook, bts_dot1, bts_dot3, ita_metro_exports_xlsx, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
-                         climactor_country_dict, ita_metro_exports, twin_cities)
+                         climactor_country_dict, ita_metro_exports, twin_cities, wikidata_twins)
 from etl.sources.base import EXCLUSION_COLUMNS, SourceTable, read_csv_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -43,7 +43,7 @@ MODULES = {
     "bts_dot1_monthly": bts_dot1, "bts_dot1_annual": bts_dot1, "bts_dot3_monthly": bts_dot3,
     "bts_codebook": bts_codebook, "ita_metro_exports_2005_2023": ita_metro_exports_xlsx,
     "bts_schedule_d": bts_schedule_d, "bts_texas_ports": bts_texas_ports, "ita_metro_exports": ita_metro_exports,
-    "census_cbsa_2013": census_cbsa,
+    "census_cbsa_2013": census_cbsa, "wikidata_twins_2017": wikidata_twins,
 }
 
 
@@ -95,7 +95,8 @@ def check_contract(t: SourceTable, source_id: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def test_readers_registry():
-    assert set(READERS) == set(FILES) | {"bts_dot3_annual"}  # dot3 annual: the dot3 reader, tested with monthly
+    # dot3 annual: the dot3 reader, tested with monthly; Wikidata P190: tests/test_wikidata_twins.py
+    assert set(READERS) == set(FILES) | {"bts_dot3_annual", "wikidata_twins_2017"}
     assert READERS["bts_dot3_annual"] is READERS["bts_dot3_monthly"] is bts_dot3.read
     assert READERS["climactor_dec2022"] is READERS["climactor_sep2022"] is climactor_contextuals.read
 

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from etl import schema as etl_schema
 from etl.paths import BUILD, DESCRIPTOR, VALIDATIONS
-from etl.quality import expectations, reconcile, report, tableschema
+from etl.quality import agreement, expectations, reconcile, report, tableschema
 from etl.quality.results import CheckResult
 
 
@@ -95,6 +95,7 @@ def check_build(build_dir: Path = BUILD, *, suites_dir: Path = VALIDATIONS, desc
     results += reconcile.check({n: tables[n].arrow for n in (reconcile.FLOWS, reconcile.COMMODITY)
                                 if n in tables and tables[n].arrow is not None})
     results += reconcile.ita_agreement(build_report)
+    results += agreement.check(build_report)  # the two partnership sources vs the committed baseline
     timings["reconciliation"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
 
@@ -102,7 +103,8 @@ def check_build(build_dir: Path = BUILD, *, suites_dir: Path = VALIDATIONS, desc
         target="build", path=build_dir, version=descriptor.get("version"), results=results,
         rows={n: tables[n].num_rows for n in names if n in tables},
         exclusions=report.exclusions_by_source(frames.get("exclusions")),
-        places=report.place_resolution(build_report, frames.get("place_identifiers")), timings=timings)
+        places=report.place_resolution(build_report, frames.get("place_identifiers")), timings=timings,
+        partnership_agreement=agreement.figures(build_report))
     paths = report.write(data, results, build_dir) if write else ()
     report.print_console(results, data, _console(console))
     return GateResult(ok=data["ok"], results=results, report=data, timings_s=data["timings_s"], paths=paths)

@@ -67,7 +67,8 @@ def place_resolution(build_report: dict | None, identifiers: pd.DataFrame | None
 
 
 def build_report_dict(*, target: str, path: Path, version: str | None, results: list[CheckResult],
-                      rows: dict[str, int], exclusions: dict, places: dict, timings: dict) -> dict:
+                      rows: dict[str, int], exclusions: dict, places: dict, timings: dict,
+                      partnership_agreement: dict | None = None) -> dict:
     errors = [r for r in results if r.is_error]
     warnings = [r for r in results if r.is_warning]
     return {
@@ -81,6 +82,7 @@ def build_report_dict(*, target: str, path: Path, version: str | None, results: 
         "rows": rows,
         "exclusions": exclusions,
         "place_resolution": places,
+        "partnership_agreement": partnership_agreement or {},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "checks": [r.to_dict() for r in results],
     }
@@ -154,6 +156,15 @@ def to_markdown(report: dict, results: list[CheckResult]) -> str:
             lines.append(f"| {r.resource} | {r.check} | {_cell(r.target)} | {r.severity} | {_status(r)} | "
                          f"{_cell(detail)} | {_cell(r.why)} |")
         lines.append("")
+
+    from etl.quality import agreement
+    lines += agreement.to_markdown(report.get("partnership_agreement") or {})
+    agree = [r for r in results if r.suite == agreement.SUITE]
+    if agree:
+        lines += ["Gate against the committed baseline (`validations/baselines/partnership_agreement.json`):", "",
+                  "| check | on | severity | result | detail |", "|---|---|---|---|---|"]
+        lines += [f"| {r.check} | {_cell(r.target)} | {r.severity} | {_status(r)} | {_cell(r.skipped or r.message)} |"
+                  for r in agree] + [""]
 
     rec = [r for r in results if r.suite == "reconciliation"]
     if rec:

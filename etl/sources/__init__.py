@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import (bts_codebook, bts_dot1, bts_dot3, ita_metro_exports_xlsx, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
-               climactor_country_dict, ita_metro_exports, twin_cities)
+               climactor_country_dict, ita_metro_exports, twin_cities, wikidata_twins)
 from .base import SourceError, SourceTable
 
 Reader = Callable[[Path, str], SourceTable]
@@ -18,6 +18,7 @@ READERS: dict[str, Reader] = {
     "climactor_sep2022": climactor_contextuals.read,
     "climactor_country_dict": climactor_country_dict.read,
     "twin_cities": twin_cities.read,
+    "wikidata_twins_2017": wikidata_twins.read,
     "bts_dot1_201501": bts_dot1.read,
     "bts_dot1_monthly": bts_dot1.read,
     "bts_dot1_annual": bts_dot1.read,

@@ -22,6 +22,7 @@ from etl.steps.base import StepOutput
 from etl.sources.base import SourceError, SourceTable, empty_exclusions, make_exclusions
 
 SOURCE_ID = "twin_cities"
+WIKIDATA_ID = "wikidata_twins_2017"
 RESOURCE = "partnerships"
 SIDES = ("1", "2")
 SAME_PLACE_REASON = "both sides resolve to the same place"
@@ -36,8 +37,12 @@ MENTION_DTYPES = {
     "longitude": "Float64", "population": "Int64", "population_year": "Int64",
     "area_km2": "Float64", "place_type": "category", "code": "category", "code_type": "category",
 }
-PARTNERSHIP_COLUMNS = ["city_a_id", "city_b_id", "kind", "attestations", "both_sides",
-                       "resolved_sides", "source_id", "source_row"]
+PARTNERSHIP_DTYPES = {
+    "city_a_id": "string", "city_b_id": "string", "kind": "string", "attestations": "Int64",
+    "both_sides": "bool", "resolved_sides": "Int64", "source_id": "string", "source_row": "string",
+    "attested_by": "string", "n_sources": "Int64", "attestation_rows": "string",
+}
+PARTNERSHIP_COLUMNS = list(PARTNERSHIP_DTYPES)
 RAW_COLUMNS = {"city1_raw": "city1", "country1_raw": "country1", "city2_raw": "city2", "country2_raw": "country2"}
 
 
@@ -54,6 +59,54 @@ def _country_field(data: pd.DataFrame, k: str) -> pd.Series:
 
 
 def mentions(tables: dict[str, SourceTable]) -> pd.DataFrame:
+    """The place mentions of both sources: the Wikipedia list's, then Wikidata's (with coordinates)."""
+    frames = [_twin_mentions(tables), _wikidata_mentions(tables)]
+    frames = [f for f in frames if len(f)] or frames[:1]
+    if len(frames) == 1:
+        return frames[0]
+    cats = [c for c, t in MENTION_DTYPES.items() if t == "category"]
+    out = pd.concat([f.astype({c: object for c in cats}) for f in frames], ignore_index=True)
+    return out.astype({c: "category" for c in cats})
+
+
+def wikidata_rows(data: pd.DataFrame) -> pd.DataFrame:
+    """The Wikidata rows in (source_file, source_row) order with ``seq``: 1..n over the set, the
+    row number their place mentions carry (a mention is keyed by one row number, and the
+    per-file numbers repeat across the 25 files)."""
+    data = data.sort_values(["source_file", "source_row"], kind="stable", ignore_index=True)
+    return data.assign(seq=np.arange(1, len(data) + 1, dtype=np.int64))
+
+
+def _wikidata_mentions(tables: dict[str, SourceTable]) -> pd.DataFrame:
+    """Two mentions per Wikidata row (roles "origin", "partner"), with the row's coordinates and
+    population: the resolver uses them, and the distance rule (etl.places.distance) checks the match."""
+    table = tables.get(WIKIDATA_ID)
+    if table is None or table.data.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in MENTION_DTYPES.items()})
+    data = wikidata_rows(table.data)
+    n = len(data)
+    inter = lambda a, b: np.column_stack([np.asarray(a, dtype=object), np.asarray(b, dtype=object)]).ravel()
+    num = lambda a, b: np.column_stack([a.to_numpy(dtype=float, na_value=np.nan),
+                                        b.to_numpy(dtype=float, na_value=np.nan)]).ravel()
+    col = lambda c: inter(data[f"origin_{c}"].astype(object).where(data[f"origin_{c}"].notna(), None),
+                          data[f"partner_{c}"].astype(object).where(data[f"partner_{c}"].notna(), None))
+    frame = pd.DataFrame({
+        "source_id": pd.Categorical([table.source_id] * (2 * n)),
+        "source_row": pd.array(np.repeat(data["seq"].to_numpy(), 2), dtype="Int64"),
+        "role": pd.Categorical(np.tile(np.array(["origin", "partner"], dtype=object), n)),
+        "raw_name": pd.Categorical(col("label")), "name": pd.Categorical(col("name")),
+        "country": pd.Categorical(col("iso3")), "admin1": pd.Categorical(col("admin")),
+        "latitude": pd.array(num(data["origin_lat"], data["partner_lat"]), dtype="Float64"),
+        "longitude": pd.array(num(data["origin_lon"], data["partner_lon"]), dtype="Float64"),
+        "population": pd.array(num(data["origin_population"], data["partner_population"]), dtype="Float64").round().astype("Int64"),
+        "population_year": _missing("Int64", 2 * n), "area_km2": _missing("Float64", 2 * n),
+        "place_type": pd.Categorical(["city"] * (2 * n)),
+        "code": pd.Categorical([None] * (2 * n)), "code_type": pd.Categorical([None] * (2 * n)),
+    })
+    return frame[list(MENTION_DTYPES)]
+
+
+def _twin_mentions(tables: dict[str, SourceTable]) -> pd.DataFrame:
     """Two place mentions per pair row (roles "city1", "city2"); the resolver parses qualifiers.
 
     By source_row, then role. The text fields are worked out once per distinct side (its raw name,
@@ -105,97 +158,196 @@ def _categorical(values, codes: np.ndarray) -> pd.Categorical:
 
 
 def empty_partnerships() -> pd.DataFrame:
-    return pd.DataFrame({
-        "city_a_id": pd.Series(dtype="string"), "city_b_id": pd.Series(dtype="string"),
-        "kind": pd.Series(dtype="string"), "attestations": pd.Series(dtype="Int64"),
-        "both_sides": pd.Series(dtype="bool"), "resolved_sides": pd.Series(dtype="Int64"),
-        "source_id": pd.Series(dtype="string"), "source_row": pd.Series(dtype="string"),
-    })
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in PARTNERSHIP_DTYPES.items()})
 
 
-def _side_ids(table: SourceTable, resolved: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pair row, a code for the resolved city_id of each side, and the city_ids by code.
-
-    Codes follow the city_ids' order, so sides compare as their ids do.
-    """
-    ours = resolved.loc[resolved["source_id"] == table.source_id, ["source_row", "role", "city_id"]]
-    codes, ids = pd.factorize(ours["city_id"])
-    ids = np.asarray(ids, dtype=object)
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(ids)] = np.arange(len(ids))
-    codes = np.append(rank, -1)[codes]  # -1 (no city_id) stays -1
-    rows = table.data["source_row"].to_numpy(dtype="int64")
+def _row_city_ids(source_id: str, rows: np.ndarray, roles: tuple[str, str],
+                  resolved: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair row (``rows``: the mentions' source_row), the resolved city_id of each side."""
+    ours = resolved.loc[resolved["source_id"] == source_id, ["source_row", "role", "city_id"]]
     sides = []
-    for k in SIDES:
-        side = (ours["role"] == f"city{k}").to_numpy(dtype=bool)
-        side_rows = ours["source_row"][side]
-        if side_rows.duplicated().any():
-            row = int(side_rows[side_rows.duplicated()].iloc[0])
-            raise SourceError(table.source_id, f"resolved places list role city{k} twice", row)
-        at = pd.Index(side_rows).get_indexer(rows)  # -1: the row has no such mention
-        code = np.where(at >= 0, codes[side][at], -1)
-        if (code < 0).any():
-            raise SourceError(table.source_id, f"no resolved city_id for role city{k}", int(rows[code < 0][0]))
-        sides.append(code)
-    return sides[0], sides[1], np.sort(ids)
+    for role in roles:
+        side = ours[(ours["role"] == role).to_numpy(dtype=bool)]
+        if side["source_row"].duplicated().any():
+            row = int(side["source_row"][side["source_row"].duplicated()].iloc[0])
+            raise SourceError(source_id, f"resolved places list role {role} twice", row)
+        at = pd.Index(side["source_row"].astype("int64")).get_indexer(rows)  # -1: no such mention
+        ids = np.append(side["city_id"].astype(object).to_numpy(dtype=object), None)[at]
+        missing = (at < 0) | pd.isna(ids)
+        if missing.any():
+            raise SourceError(source_id, f"no resolved city_id for role {role}", int(rows[missing][0]))
+        sides.append(ids.astype(object))
+    return sides[0], sides[1]
 
 
-def _joined_rows(rows: np.ndarray, starts: np.ndarray) -> pd.arrays.StringArray:
-    """``rows`` ';'-joined per run beginning at ``starts`` (by Arrow: no Python str per row)."""
-    lists = pa.LargeListArray.from_arrays(pa.array(np.r_[starts, len(rows)], pa.int64()),
-                                          pc.cast(pa.array(rows), pa.string()))
+def _joined(values: np.ndarray, starts: np.ndarray) -> pd.arrays.StringArray:
+    """``values`` (text) ';'-joined per run beginning at ``starts`` (by Arrow: no Python str per row)."""
+    lists = pa.LargeListArray.from_arrays(pa.array(np.r_[starts, len(values)], pa.int64()),
+                                          pa.array(values, pa.string()))
     return pd.array(pc.binary_join(lists, ";").to_numpy(zero_copy_only=False), dtype="string")
 
 
+def _joined_rows(rows: np.ndarray, starts: np.ndarray) -> pd.arrays.StringArray:
+    return _joined(rows.astype(str).astype(object), starts)
+
+
+def _attesting_rows(tables: dict[str, SourceTable], resolved: pd.DataFrame):
+    """Every usable pair row of both sources, as parallel arrays, and the same-place exclusions.
+
+    Per row: source (0 twin_cities, 1 Wikidata), its order in its source, the city_id of the side
+    that lists it (twin_cities' city1, Wikidata's origin) and of the other side, its row label
+    ("12" in twin_cities, "france.tsv:40" in Wikidata) and a readable description."""
+    parts, exclusions, read = [], [], {}
+    twin = tables.get(SOURCE_ID)
+    if twin is not None:
+        d = twin.data
+        rows = d["source_row"].to_numpy(dtype="int64")
+        id1, id2 = _row_city_ids(SOURCE_ID, rows, ("city1", "city2"), resolved)
+        label = rows.astype(str).astype(object)
+        desc = (d["city1_raw"].astype(str) + " (" + d["country1_raw"].astype(str) + ") – "
+                + d["city2_raw"].astype(str) + " (" + d["country2_raw"].astype(str) + ")").to_numpy(dtype=object)
+        same = id1 == id2
+        raw = d.loc[same, ["source_row", *RAW_COLUMNS]].rename(columns=RAW_COLUMNS)
+        exclusions += [twin.exclusions, make_exclusions(SOURCE_ID, raw, SAME_PLACE_REASON) if same.any()
+                       else empty_exclusions()]
+        parts.append((0, rows, id1, id2, label, desc, same))
+        read[SOURCE_ID] = twin
+    wiki = tables.get(WIKIDATA_ID)
+    if wiki is not None:
+        d = wikidata_rows(wiki.data)
+        seq = d["seq"].to_numpy(dtype="int64")
+        id1, id2 = _row_city_ids(WIKIDATA_ID, seq, ("origin", "partner"), resolved)
+        label = (d["source_file"].astype(str) + ":" + d["source_row"].astype(str)).to_numpy(dtype=object)
+        desc = (d["origin_label"].astype(str) + " (" + d["origin_iso3"].astype(str) + ") – "
+                + d["partner_label"].astype(str) + " (" + d["partner_iso3"].astype(str) + ")").to_numpy(dtype=object)
+        same = id1 == id2
+        raw = d.loc[same, ["source_file", "source_row", "origin_label", "origin_country",
+                           "partner_label", "partner_country"]]
+        exclusions += [wiki.exclusions, make_exclusions(WIKIDATA_ID, raw, SAME_PLACE_REASON) if same.any()
+                       else empty_exclusions()]
+        parts.append((1, seq, id1, id2, label, desc, same))
+        read[WIKIDATA_ID] = wiki
+    return parts, exclusions, read
+
+
 def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
-    """One row per unordered pair of resolved places; same-place rows -> exclusions."""
-    table = tables.get(SOURCE_ID)
-    if table is None:
+    """One row per unordered pair of places, over both sources; same-place rows -> exclusions.
+
+    Rows of the two sources merge into one pair exactly when both their sides resolved to the
+    same city_ids (GeoNames ids, or the same provisional id): pairs are keyed on city_ids only."""
+    parts, exclusion_parts, read = _attesting_rows(tables, resolved)
+    if not parts:
         return StepOutput(resources={RESOURCE: empty_partnerships()}, report={"skipped": True})
-
-    id1, id2, city_ids = _side_ids(table, resolved)
-    same_place = id1 == id2
-    raw = table.data.loc[same_place, ["source_row", *RAW_COLUMNS]].rename(columns=RAW_COLUMNS)
-    exclusions = make_exclusions(table.source_id, raw, SAME_PLACE_REASON) if same_place.any() else empty_exclusions()
-
-    # Each pair (a < b) with its rows in order; city1 is the side whose country page lists the row.
-    id1, id2 = id1[~same_place], id2[~same_place]
-    rows = table.data["source_row"].to_numpy(dtype="int64")[~same_place]
-    a, b, first_is_a = np.minimum(id1, id2), np.maximum(id1, id2), id1 < id2
-    order = np.lexsort((rows, b, a))
-    a, b, rows, first_is_a = a[order], b[order], rows[order], first_is_a[order]
+    keep = [~p[6] for p in parts]
+    src = np.concatenate([np.full(int(k.sum()), p[0], dtype=np.int8) for p, k in zip(parts, keep)])
+    order_in_src = np.concatenate([p[1][k] for p, k in zip(parts, keep)])
+    id1 = np.concatenate([p[2][k] for p, k in zip(parts, keep)])
+    id2 = np.concatenate([p[3][k] for p, k in zip(parts, keep)])
+    label = np.concatenate([p[4][k] for p, k in zip(parts, keep)])
+    desc = np.concatenate([p[5][k] for p, k in zip(parts, keep)])
+    codes, city_ids = pd.factorize(np.concatenate([id1, id2]), sort=True)
+    city_ids = np.asarray(city_ids, dtype=object)
+    c1, c2 = codes[:len(id1)], codes[len(id1):]
+    a, b, first_is_a = np.minimum(c1, c2), np.maximum(c1, c2), c1 < c2
+    order = np.lexsort((order_in_src, src, b, a))
+    a, b, first_is_a, src, label, desc = (x[order] for x in (a, b, first_is_a, src, label, desc))
     starts = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]) if len(a) else np.array([], int)
+    exclusions = pd.concat(exclusion_parts[1::2], ignore_index=True)
+    all_exclusions = pd.concat(exclusion_parts, ignore_index=True)
     if not len(starts):
         partnerships = empty_partnerships()
+        agreement = {}
     else:
-        from_a = np.logical_or.reduceat(first_is_a, starts)
-        from_b = np.logical_or.reduceat(~first_is_a, starts)
-        a, b = a[starts], b[starts]
-        gn = pd.Series(city_ids, dtype="string").str.startswith("gn").to_numpy(dtype=int)  # a GeoNames place
+        group = np.cumsum(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]) - 1
+        has = [np.logical_or.reduceat(src == k, starts) for k in (0, 1)]
+        primary = np.where(has[0], 0, 1).astype(np.int8)  # the first source id in sorted order
+        names = np.array([SOURCE_ID, WIKIDATA_ID], dtype=object)
+        attested_by = np.where(has[0] & has[1], f"{SOURCE_ID};{WIKIDATA_ID}", names[primary])
+        mine = src == primary[group]  # the rows of the pair's source_id, still grouped and in order
+        mine_starts = np.flatnonzero(np.r_[True, group[mine][1:] != group[mine][:-1]])
+        a_s, b_s = a[starts], b[starts]
+        gn = pd.Series(city_ids, dtype="string").str.startswith("gn").to_numpy(dtype=int)
         partnerships = pd.DataFrame({
-            "city_a_id": pd.array(city_ids[a], dtype="string"),
-            "city_b_id": pd.array(city_ids[b], dtype="string"),
+            "city_a_id": pd.array(city_ids[a_s], dtype="string"),
+            "city_b_id": pd.array(city_ids[b_s], dtype="string"),
             "kind": pd.array([KIND] * len(starts), dtype="string"),
-            "attestations": pd.array(np.diff(np.r_[starts, len(rows)]), dtype="Int64"),
-            "both_sides": from_a & from_b,
-            "resolved_sides": pd.array(gn[a] + gn[b], dtype="Int64"),
-            "source_id": pd.array([table.source_id] * len(starts), dtype="string"),
-            "source_row": _joined_rows(rows, starts),
+            "attestations": pd.array(np.diff(np.r_[starts, len(a)]), dtype="Int64"),
+            "both_sides": np.logical_or.reduceat(first_is_a, starts) & np.logical_or.reduceat(~first_is_a, starts),
+            "resolved_sides": pd.array(gn[a_s] + gn[b_s], dtype="Int64"),
+            "source_id": pd.array(names[primary], dtype="string"),
+            "source_row": _joined(label[mine], mine_starts),
+            "attested_by": pd.array(attested_by, dtype="string"),
+            "n_sources": pd.array(has[0].astype(int) + has[1].astype(int), dtype="Int64"),
+            "attestation_rows": _joined((names[src] + ":" + label).astype(object), starts),
         })[PARTNERSHIP_COLUMNS]
+        agreement = agreement_report(partnerships, city_ids, a, b, src, first_is_a, desc, starts, group, c1, c2)
 
-    all_exclusions = pd.concat([table.exclusions, exclusions], ignore_index=True)
+    in_pairs = {sid: int((src == k).sum()) for k, sid in enumerate([SOURCE_ID, WIKIDATA_ID]) if sid in read}
+    by_source = {sid: {"rows_read": int(t.rows_read), "rows_in_partnerships": in_pairs[sid],
+                       "exclusions_by_reason": {str(k): int(v) for k, v in all_exclusions[
+                           all_exclusions["source_id"] == sid].groupby("reason").size().sort_index().items()}}
+                 for sid, t in read.items()}
     report = {
-        "rows_read": int(table.rows_read),
-        "rows_in_partnerships": int(partnerships["attestations"].sum()),
+        "rows_read": sum(v["rows_read"] for v in by_source.values()),
+        "rows_in_partnerships": sum(in_pairs.values()),
+        "by_source": by_source,
         "pairs": int(len(partnerships)),
+        "pairs_by_attested_by": {str(k): int(v) for k, v in
+                                 partnerships["attested_by"].value_counts().sort_index().items()},
         "pairs_listed_from_both_sides": int(partnerships["both_sides"].sum()),
         "pairs_listed_more_than_once": int((partnerships["attestations"] > 1).sum()),
         "pairs_with_an_unresolved_side": int((partnerships["resolved_sides"] < 2).sum()),
         "pairs_with_no_resolved_side": int((partnerships["resolved_sides"] == 0).sum()),
         "exclusions_by_reason": {str(k): int(v) for k, v in
                                  all_exclusions.groupby("reason").size().sort_index().items()},
+        "agreement": agreement,
     }
     return StepOutput(resources={RESOURCE: partnerships}, exclusions=exclusions, report=report)
+
+
+EXAMPLES = 5
+
+
+def agreement_report(partnerships, city_ids, a, b, src, first_is_a, desc, starts, group, c1, c2) -> dict:
+    """For EU-origin cities (the places Wikidata lists as an origin: the cities of its 25 EU
+    countries that had a P190 statement in 2017), how far the two sources agree.
+
+    * ``wikidata_pairs_in_wikipedia_pct``: of the pairs Wikidata attests, the share the Wikipedia
+      lists attest too;
+    * ``wikipedia_pairs_in_wikidata_pct``: of the Wikipedia pairs with a side among those
+      origins, the share Wikidata attests too.
+    Both also over the pairs whose two sides resolved to GeoNames (``*_resolved_pct``): a
+    provisional id on one side is often a spelling the other source writes differently, not a
+    disagreement about the partnership. Examples: the first pairs (by city ids) of each kind,
+    described by their first source row."""
+    n_pairs = len(starts)
+    has_w = np.logical_or.reduceat(src == 1, starts)
+    has_p = np.logical_or.reduceat(src == 0, starts)
+    # origins: the listing side of Wikidata rows (c1 is the listing side, in the rows' input order)
+    wiki_rows = np.flatnonzero(src == 1)
+    origins = np.zeros(len(city_ids), dtype=bool)
+    listing = np.where(first_is_a, a, b)
+    origins[listing[wiki_rows]] = True
+    a_s, b_s = a[starts], b[starts]
+    eu = origins[a_s] | origins[b_s]
+    both_resolved = (partnerships["resolved_sides"] == 2).to_numpy(dtype=bool)
+    pct = lambda num, den: round(100.0 * int(num.sum()) / int(den.sum()), 2) if den.sum() else None
+    first_desc = desc[starts]
+    examples = lambda mask: [f"{partnerships['city_a_id'].iat[i]} – {partnerships['city_b_id'].iat[i]}: {first_desc[i]}"
+                             for i in np.flatnonzero(mask)[:EXAMPLES]]
+    w, p = has_w, has_p & eu
+    return {
+        "eu_origin_cities": int(origins.sum()),
+        "wikidata_pairs": int(w.sum()),
+        "wikipedia_pairs_with_an_eu_origin_side": int(p.sum()),
+        "pairs_in_both": int((w & p).sum()),
+        "wikidata_pairs_in_wikipedia_pct": pct(w & p, w),
+        "wikipedia_pairs_in_wikidata_pct": pct(w & p, p),
+        "wikidata_pairs_in_wikipedia_resolved_pct": pct(w & p & both_resolved, w & both_resolved),
+        "wikipedia_pairs_in_wikidata_resolved_pct": pct(w & p & both_resolved, p & both_resolved),
+        "examples_only_in_wikidata": examples(w & ~p & both_resolved),
+        "examples_only_in_wikipedia": examples(p & ~w & both_resolved),
+    }
 
 
 def degree_tables(partnerships: pd.DataFrame, cities: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

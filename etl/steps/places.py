@@ -69,6 +69,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from etl.places.countries import iso2_to_iso3
+from etl.places.distance import apply_limits
 from etl.places.gazetteer import load_gazetteer
 from etl.places.resolver import resolve
 
@@ -189,6 +190,8 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
     link, keys = _mention_keys([mentions] if one else mentions)  # also runs a generator of frames
     t_keys = time.perf_counter()
     r = resolve(keys, country_dict_path=country_dict_path, gazetteer=g)
+    # a match farther than its source's stated limit from the source's own point is no match
+    r, n_too_far = apply_limits(keys, r, g)
     r.attrs.setdefault("timing", {})["mentions"] = len(link)
     t2 = time.perf_counter()
     if r["city_id"].isna().any():  # cannot happen by construction; never let a fact lose its place
@@ -220,7 +223,8 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
     hashed = full["provisional_id"].str.contains(r"-h[0-9a-f]{6}$").to_numpy(dtype=bool)
     report["_ids"] = {"cities": int(len(cities)), "geonames_cities": int(cities["geonames_id"].notna().sum()),
                       "redirects": int(len(redirects)),
-                      "hash_suffixed_provisional_ids": int(full["n_mentions"].to_numpy()[hashed].sum())}
+                      "hash_suffixed_provisional_ids": int(full["n_mentions"].to_numpy()[hashed].sum()),
+                      "too_far_distinct_mentions": n_too_far}
     return PlacesResult(mention_city_ids=mc, cities=cities, crosswalk=crosswalk, redirects=redirects, report=report)
 
 

@@ -1,0 +1,73 @@
+"""A distance rule for sources that give coordinates with each place: a GeoNames match farther
+than the source's limit from the source's own point is not that place.
+
+Why a limit per source: names repeat (there are many "Frankfurt", "Newport", "San Juan"), and
+the resolver may pick a namesake when the source's country or qualifier does not tell them apart.
+A source that states where its place is (Wikidata's coordinates, 2017) settles it.
+
+``wikidata_twins_2017``: 25 km. Wikidata and GeoNames both place a city at its centre; the two
+points differ by the size of the municipality (Rome, the largest EU municipality by area, spans
+about 1,300 km², some 20 km from centre to edge) and by a few km of editing noise, while a
+namesake in another region of the same country is almost always farther (and often hundreds of
+km). A tighter limit would reject large municipalities placed at their town hall in one source
+and their centroid in the other; a looser one would accept neighbouring namesakes.
+
+Applied by ``etl.steps.places`` right after resolution (``too_far`` / ``apply_limits``), outside
+the resolver so that it holds whatever picks the candidate.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+LIMIT_KM = {"wikidata_twins_2017": 25.0}
+METHOD = "too_far"
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance in km, element-wise (NaN where a coordinate is missing)."""
+    p1, p2 = np.radians(np.asarray(lat1, dtype=float)), np.radians(np.asarray(lat2, dtype=float))
+    dphi = p2 - p1
+    dlmb = np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def limits(source_ids: pd.Series) -> np.ndarray:
+    """Per mention, its source's limit in km (NaN: the source has none)."""
+    return pd.Series(source_ids).astype(object).map(LIMIT_KM).to_numpy(dtype=float, na_value=np.nan)
+
+
+def too_far(keys: pd.DataFrame, resolved: pd.DataFrame, match_lat: np.ndarray, match_lon: np.ndarray) -> np.ndarray:
+    """Mentions resolved to a GeoNames place farther than their source's limit from the mention's
+    own coordinates (``keys``: source_id, latitude, longitude; ``match_*``: the match's point)."""
+    limit = limits(keys["source_id"])
+    km = haversine_km(keys["latitude"].to_numpy(dtype=float, na_value=np.nan),
+                      keys["longitude"].to_numpy(dtype=float, na_value=np.nan), match_lat, match_lon)
+    resolved_now = resolved["status"].eq("resolved").to_numpy(dtype=bool, na_value=False)
+    return resolved_now & ~np.isnan(limit) & ~np.isnan(km) & (km > limit)
+
+
+def apply_limits(keys: pd.DataFrame, resolved: pd.DataFrame, gazetteer) -> tuple[pd.DataFrame, int]:
+    """``resolved`` with the too-far matches downgraded: status "unresolved", method "too_far",
+    no GeoNames id, the provisional id as city_id. Returns (frame, how many keys were downgraded)."""
+    gid = resolved["geonames_id"].astype("Int64").to_numpy(dtype=float, na_value=np.nan)
+    lat, lon = np.full(len(gid), np.nan), np.full(len(gid), np.nan)
+    if len(gazetteer.gid):  # positions are ordered by geonames id
+        want = np.nan_to_num(gid, nan=-1).astype(np.int64)
+        at = np.clip(np.searchsorted(gazetteer.gid, want), 0, len(gazetteer.gid) - 1)
+        found = gazetteer.gid[at] == want
+        lat[found], lon[found] = gazetteer.lat[at[found]], gazetteer.lon[at[found]]
+    far = too_far(keys, resolved, lat, lon)
+    if not far.any():
+        return resolved, 0
+    out = resolved.copy()
+    out.loc[far, "status"] = "unresolved"
+    out.loc[far, "method"] = METHOD
+    out.loc[far, "geonames_id"] = pd.NA
+    for c in ("parent_geonames_id", "parent_name", "matched_name"):
+        if c in out.columns:
+            out.loc[far, c] = pd.NA
+    out.loc[far, "city_id"] = out.loc[far, "provisional_id"]
+    return out, int(far.sum())
