@@ -117,7 +117,12 @@ def _text_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def read_csv_text(path: Path, source_id: str, data: bytes | bytearray | None = None) -> pd.DataFrame:
-    """Every cell as text, nothing turned into NA: the literal "NA" is Namibia in one file and
+    """``read_csv_table`` as a frame of ``string[pyarrow]`` columns (see there)."""
+    return read_csv_table(path, source_id, data).to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow")}.get)
+
+
+def read_csv_table(path: Path, source_id: str, data: bytes | bytearray | None = None) -> pa.Table:
+    """Every cell as text (``large_string``), nothing turned into NA: the literal "NA" is Namibia in one file and
     Nayarit in another, so each reader decides what is missing. A BOM is dropped.
 
     Parsed by pyarrow into Arrow-backed strings ("string[pyarrow]"): about the file's own size in
@@ -146,15 +151,17 @@ def read_csv_text(path: Path, source_id: str, data: bytes | bytearray | None = N
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise SourceError(source_id, f"{path.name}: duplicate column name(s) {duplicated}")
-    return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow")}.get)
+    return table
 
 
 def require_columns(raw: pd.DataFrame, columns: list[str], source_id: str, file_name: str) -> None:
-    """Refuse a file whose header lacks an expected column or has one we do not know."""
-    missing = [c for c in columns if c not in raw.columns]
+    """Refuse a file whose header lacks an expected column or has one we do not know (``raw``: a
+    frame, or its column names)."""
+    names = list(raw.columns) if isinstance(raw, pd.DataFrame) else list(raw)
+    missing = [c for c in columns if c not in names]
     if missing:
-        raise SourceError(source_id, f"{file_name}: missing column(s) {missing}; header is {list(raw.columns)}")
-    extra = [c for c in raw.columns if c not in columns]
+        raise SourceError(source_id, f"{file_name}: missing column(s) {missing}; header is {names}")
+    extra = [c for c in names if c not in columns]
     if extra:
         raise SourceError(source_id, f"{file_name}: unexpected column(s) {extra}")
 
