@@ -1,6 +1,7 @@
 """The Wikidata P190 (2017) reader on a hand-written fixture of its quirks."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,11 +22,38 @@ def test_registered():
 
 
 def test_every_row_kept_or_excluded(table):
-    assert table.rows_read == 7
-    assert len(table.data) + len(table.exclusions) == 7
+    assert table.rows_read == 10
+    assert len(table.data) + len(table.exclusions) == 10
     keys = set(zip(table.data["source_file"], table.data["source_row"])) | \
         set(zip(table.exclusions["source_file"], table.exclusions["source_row"]))
-    assert keys == {("austria.tsv", r) for r in range(1, 6)} | {("italy.tsv", 1), ("italy.tsv", 2)}
+    assert keys == ({("austria.tsv", r) for r in range(1, 6)} | {("italy.tsv", 1), ("italy.tsv", 2)}
+                    | {("germany.tsv", 1), ("germany.tsv", 2), ("denmark.tsv", 1)})
+
+
+def test_origin_country_comes_from_the_vocabulary_not_the_label(table):
+    row = table.data[table.data["source_file"] == "denmark.tsv"].iloc[0]
+    assert row["origin_country"] == "Denmark"  # the raw label, kept as given
+    assert (row["origin_iso3"], row["partner_iso3"]) == ("SWE", "DNK")
+    assert table.notes["origin_country_label_overridden"] == {"denmark.tsv": 1}
+
+
+def test_vocabulary_names_every_file_of_the_source():
+    from etl.fetch import source_entry
+    assert set(wikidata_twins.file_countries()) == {f["name"] for f in source_entry(SID)["files"]}
+
+
+def test_a_file_of_another_country_fails_naming_the_file(tmp_path):
+    from etl.sources.base import SourceError
+    swapped = tmp_path / "italy.tsv"  # Austrian origins under Italy's file name
+    swapped.write_bytes((FIXTURES / "wikidata_twins" / "austria.tsv").read_bytes())
+    with pytest.raises(SourceError, match=r"italy\.tsv: only 0\.0% of its origins lie in IT, .*most others in AT"):
+        wikidata_twins.read([swapped], SID)
+
+
+def test_namesakes_far_apart_are_pairs_not_self_pairs(table):
+    felsberg = table.data[table.data["source_file"] == "germany.tsv"]
+    assert list(felsberg["partner_name"]) == ["Felsberg", "Felsberg"]
+    assert table.notes["namesake_pairs_kept"] == 2
 
 
 def test_qualifier_is_admin_hint_not_name(table):
@@ -123,12 +151,15 @@ def test_real_no_wikidata_pair_joins_a_place_too_far_from_its_row(real):
 
 # --- the step on the fixture, beside a two-row Wikipedia list ---------------------------------
 
-FAKE = {"Spittal an der Drau": "gn2", "Porcia": "gn1", "Graz": "gn3", "Pula": "gn4", "Paris": "gn5"}
+FAKE = {"Spittal an der Drau": "gn2", "Porcia": "gn1", "Graz": "gn3", "Pula": "gn4", "Paris": "gn5",
+        "Sigtuna Municipality": "gn8", "Sønderborg": "gn9"}
 
 
 def _fake_resolved(m: pd.DataFrame, empoli: dict) -> pd.DataFrame:
     name = m["name"].astype(str)
-    city_id = name.map(FAKE)
+    # the two Felsbergs, told apart by their points: Hesse's in GeoNames, Saarland's provisional
+    felsberg = np.where(m["latitude"].astype(float) > 50, "gn7", "x-deu-felsberg")
+    city_id = name.map(FAKE).mask(name == "Felsberg", pd.Series(felsberg, index=m.index))
     for sid, cid in empoli.items():  # each source's "Empoli" resolves as the test says
         city_id = city_id.mask((name == "Empoli") & (m["source_id"].astype(str) == sid), cid)
     return pd.DataFrame({"source_id": m["source_id"], "source_row": m["source_row"], "role": m["role"],
@@ -159,6 +190,8 @@ def test_pairs_merge_across_sources_with_every_row(both):
     only = out[(out["city_a_id"] == "gn3") & (out["city_b_id"] == "gn4")].iloc[0]
     assert (only["attested_by"], only["n_sources"], only["source_row"]) == (SID, 1, "austria.tsv:5")
     assert out.loc[(out["city_a_id"] == "gn5") & (out["city_b_id"] == "gn6"), "n_sources"].tolist() == [2]
+    felsberg = out[(out["city_a_id"] == "gn7") & (out["city_b_id"] == "x-deu-felsberg")].iloc[0]
+    assert felsberg["attestations"] == 2 and bool(felsberg["both_sides"])
 
 
 def test_pairs_do_not_merge_when_a_side_resolves_differently(both):

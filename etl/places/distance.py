@@ -13,7 +13,10 @@ km). A tighter limit would reject large municipalities placed at their town hall
 and their centroid in the other; a looser one would accept neighbouring namesakes.
 
 Applied by ``etl.steps.places`` right after resolution (``too_far`` / ``apply_limits``), outside
-the resolver so that it holds whatever picks the candidate.
+the resolver so that it holds whatever picks the candidate; and to provisional places too
+(``split_provisional``): an id made from name and country merges namesakes the gazetteer lacks
+("Lamentin" in Guadeloupe and "Le Lamentin" in Martinique are both ``x-fra-lamentin``), so a
+mention farther than its limit from the place's point gets an id of its own.
 """
 from __future__ import annotations
 
@@ -32,6 +35,17 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     dlmb = np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
     a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def nearest_country(lat, lon, gazetteer, radius_km: float = 25.0) -> np.ndarray:
+    """Per point, the ISO2 country of the nearest gazetteer place within ``radius_km`` ("" when
+    none or no coordinates): where a point is, told by the places around it (no borders needed)."""
+    out = np.full(len(lat), "", dtype=object)
+    for i, (a, b) in enumerate(zip(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))):
+        if not (np.isnan(a) or np.isnan(b)):
+            pos, _ = gazetteer.near(a, b, radius_km)
+            out[i] = gazetteer.cc[pos[0]] if len(pos) else ""
+    return out
 
 
 def limits(source_ids: pd.Series) -> np.ndarray:
