@@ -85,3 +85,57 @@ def apply_limits(keys: pd.DataFrame, resolved: pd.DataFrame, gazetteer) -> tuple
             out.loc[far, c] = pd.NA
     out.loc[far, "city_id"] = out.loc[far, "provisional_id"]
     return out, int(far.sum())
+
+
+def _point_tag(lat: float, lon: float) -> str:
+    """An id suffix from a point, to 0.1 degree ("14p6n-61p0w"): points more than 25 km apart never
+    share one, and the same point gives the same id in every build."""
+    return (f"{abs(lat):.1f}{'n' if lat >= 0 else 's'}-{abs(lon):.1f}{'e' if lon >= 0 else 'w'}").replace(".", "p")
+
+
+def split_provisional(keys: pd.DataFrame, resolved: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``resolved`` with provisional places split where their mentions' points disagree.
+
+    A provisional place's point is its first mention's (in mention order, ``keys["first"]``; the
+    point ``cities`` publishes). A mention of a source with a limit that lies farther than the
+    limit from it is another place: it joins the first split-off place within its limit, or
+    starts one, with the id ``<provisional id>-<point tag>`` (``_point_tag`` of that place's
+    first point). Mentions without a point or a limit stay on the place, and so do counties and
+    regions (``place_type``), whose sources may place them anywhere in their extent. Returns
+    (frame, how many keys moved)."""
+    prov = ~resolved["status"].eq("resolved").to_numpy(dtype=bool, na_value=False)
+    if "place_type" in resolved.columns:  # a county or region spans more than a city's limit
+        prov &= resolved["place_type"].fillna("city").eq("city").to_numpy(dtype=bool)
+    lat = keys["latitude"].to_numpy(dtype=float, na_value=np.nan)
+    lon = keys["longitude"].to_numpy(dtype=float, na_value=np.nan)
+    rows = np.flatnonzero(prov & ~np.isnan(lat) & ~np.isnan(lon))
+    if not len(rows):
+        return resolved, 0
+    cid = resolved["city_id"].astype(object).to_numpy(dtype=object)
+    first = keys["first"].to_numpy() if "first" in keys.columns else np.arange(len(keys))
+    rows = rows[np.lexsort((first[rows], pd.factorize(cid[rows])[0]))]  # by place, then mention order
+    start = np.r_[True, cid[rows][1:] != cid[rows][:-1]]
+    rep = rows[start][np.cumsum(start) - 1]
+    limit = limits(keys["source_id"])
+    far = haversine_km(lat[rows], lon[rows], lat[rep], lon[rep]) > limit[rows]  # NaN limit: never far
+    if not far.any():
+        return resolved, 0
+    new_id = {}
+    for place in pd.unique(cid[rows[far]]):
+        group = rows[cid[rows] == place]
+        points = [(lat[group[0]], lon[group[0]], place)]
+        for r in group[1:]:
+            if np.isnan(limit[r]):
+                continue
+            near = [p for la, lo, p in points if haversine_km(lat[r], lon[r], la, lo) <= limit[r]]
+            if not near:
+                points.append((lat[r], lon[r], f"{place}-{_point_tag(lat[r], lon[r])}"))
+                near = [points[-1][2]]
+            if near[0] != place:
+                new_id[r] = near[0]
+    out = resolved.copy()
+    at, ids = np.fromiter(new_id, dtype=np.int64), list(new_id.values())
+    for c in ("city_id", "provisional_id"):
+        out[c] = out[c].astype("string")
+        out.iloc[at, out.columns.get_loc(c)] = ids
+    return out, len(new_id)
