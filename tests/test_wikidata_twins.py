@@ -118,6 +118,7 @@ def test_real_every_wikidata_row_attested_or_excluded(real):
     excluded = pd.concat([t.exclusions, out.exclusions[out.exclusions["source_id"] == SID]])
     ex = excluded["source_file"] + ":" + excluded["source_row"].astype(str)
     assert len(wiki) + len(ex) == t.rows_read
+    assert len(t.exclusions) == 18  # 11 partner countries that map to none, 7 bare-QID labels; no self-pair
     assert set(wiki).isdisjoint(set(ex)) and not wiki.duplicated().any()
     n_sources = out.resources["partnerships"]["n_sources"]
     assert (n_sources == out.resources["partnerships"]["attested_by"].str.count(";") + 1).all()
