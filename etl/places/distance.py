@@ -15,8 +15,8 @@ and their centroid in the other; a looser one would accept neighbouring namesake
 Applied by ``etl.steps.places`` right after resolution (``too_far`` / ``apply_limits``), outside
 the resolver so that it holds whatever picks the candidate; and to provisional places too
 (``split_provisional``): an id made from name and country merges namesakes the gazetteer lacks
-("Lamentin" in Guadeloupe and "Le Lamentin" in Martinique are both ``x-fra-lamentin``), so a
-mention farther than its limit from the place's point gets an id of its own.
+(two Wikidata "Trougoumbé" in Mali, 97 km apart, were both ``x-mli-trougoumbe``), so a mention
+farther than its limit from the place's point gets an id of its own.
 """
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def file_countries(path: Path = FILES_VOCAB) -> dict[str, str]:
         return {row["file"]: row["origin_iso2"] for row in csv.DictReader(fh)}
 
 
-def check_origins(data: pd.DataFrame, source_id: str, countries: dict[str, str], gazetteer=None) -> dict[str, float]:
+def check_origins(data: pd.DataFrame, source_id: str, countries: dict[str, str]) -> dict[str, float]:
     """Per file, the share of rows whose origin point lies nearest to a gazetteer place of the
     file's origin country (``countries``: file -> ISO2); raises SourceError naming a file below
     ``MIN_IN_COUNTRY`` (a file holding another country's cities, as denmark.tsv and sweden.tsv
@@ -91,7 +91,7 @@ def check_origins(data: pd.DataFrame, source_id: str, countries: dict[str, str],
 
     points = data[["origin_lat", "origin_lon"]].astype(float)
     distinct = points.drop_duplicates()
-    cc = nearest_country(distinct["origin_lat"], distinct["origin_lon"], gazetteer or load_gazetteer())
+    cc = nearest_country(distinct["origin_lat"], distinct["origin_lon"], load_gazetteer())
     found = points.merge(distinct.assign(cc=cc), how="left", on=["origin_lat", "origin_lon"])["cc"].to_numpy()
     files = data["source_file"].astype(str).to_numpy()
     shares = {}
@@ -131,7 +131,7 @@ def _side(raw: pd.DataFrame, side: str, iso: dict) -> tuple[pd.DataFrame, pd.Ser
     return frame, reason
 
 
-def read(paths, source_id: str, gazetteer=None) -> SourceTable:
+def read(paths, source_id: str) -> SourceTable:
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     countries = file_countries()
     i3 = iso2_to_iso3()
@@ -145,7 +145,7 @@ def read(paths, source_id: str, gazetteer=None) -> SourceTable:
     out = pd.concat([raw[["source_file", "source_row"]], origin, partner,
                      pd.DataFrame({"dist_km": text_to_float(raw["dist"]), "eu": raw["eu"].str.strip()})],
                     axis=1)[list(OUTPUT_DTYPES)].astype(OUTPUT_DTYPES)
-    in_country = check_origins(out, source_id, countries, gazetteer)
+    in_country = check_origins(out, source_id, countries)
     km = haversine_km(*(out[c].to_numpy(dtype=float, na_value=np.nan)
                         for c in ("origin_lat", "origin_lon", "partner_lat", "partner_lon")))
     namesakes = ((out["origin_label"].str.casefold() == out["partner_label"].str.casefold())
