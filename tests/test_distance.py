@@ -52,3 +52,45 @@ def test_limit_is_a_strict_bound():
     gaz.lat = np.array([45.97 + 24.9 / 111.19, 45.97 + 25.1 / 111.19])
     far = distance.too_far(keys.iloc[:2], resolved.iloc[:2], gaz.lat, gaz.lon)
     assert list(far) == [False, True]
+
+
+def test_provisional_namesakes_far_apart_get_their_own_ids():
+    # one provisional tuple, x-fra-lamentin, for points in Guadeloupe (16.27,-61.63), Martinique
+    # (14.61,-61.00) twice, Guadeloupe again 3 km off; a Wikipedia-list mention without a point;
+    # and a mention of a source without a limit, far away: it stays on the place
+    sid = ["wikidata_twins_2017"] * 4 + ["twin_cities", "climactor_dec2022"]
+    keys = pd.DataFrame({"source_id": sid, "first": [3, 0, 1, 2, 4, 5],
+                         "latitude": [16.27, 14.61, 14.62, 16.29, np.nan, 40.0],
+                         "longitude": [-61.63, -61.00, -61.01, -61.62, np.nan, 0.0]})
+    resolved = pd.DataFrame({"status": pd.array(["unresolved"] * 6, dtype="string"),
+                             "city_id": pd.array(["x-fra-lamentin"] * 6, dtype="string"),
+                             "provisional_id": pd.array(["x-fra-lamentin"] * 6, dtype="string")})
+    out, n = distance.split_provisional(keys, resolved)
+    # Martinique's point comes first in mention order: it keeps the id
+    assert list(out["city_id"]) == ["x-fra-lamentin-16p3n-61p6w", "x-fra-lamentin", "x-fra-lamentin",
+                                    "x-fra-lamentin-16p3n-61p6w", "x-fra-lamentin", "x-fra-lamentin"]
+    assert (out["provisional_id"] == out["city_id"]).all() and n == 2
+    assert list(resolved["city_id"]) == ["x-fra-lamentin"] * 6  # input untouched
+
+
+def test_resolved_and_close_mentions_are_not_split():
+    keys = pd.DataFrame({"source_id": ["wikidata_twins_2017"] * 3, "latitude": [45.0, 45.1, 50.0],
+                         "longitude": [12.0, 12.1, 12.0]})
+    resolved = pd.DataFrame({"status": pd.array(["unresolved", "unresolved", "resolved"], dtype="string"),
+                             "city_id": pd.array(["x-ita-a", "x-ita-a", "gn1"], dtype="string"),
+                             "provisional_id": pd.array(["x-ita-a", "x-ita-a", "x-ita-a"], dtype="string")})
+    out, n = distance.split_provisional(keys, resolved)
+    assert n == 0 and out is resolved
+
+
+def test_counties_and_regions_are_not_split():
+    keys = pd.DataFrame({"source_id": ["climactor_dec2022", "wikidata_twins_2017"], "latitude": [25.6, 25.8],
+                         "longitude": [-80.5, -80.2]})
+    resolved = pd.DataFrame({"status": pd.array(["unresolved"] * 2, dtype="string"),
+                             "place_type": pd.array(["county", "county"], dtype="string"),
+                             "city_id": pd.array(["x-usa-fl-miami-dade-county"] * 2, dtype="string"),
+                             "provisional_id": pd.array(["x-usa-fl-miami-dade-county"] * 2, dtype="string")})
+    out, n = distance.split_provisional(keys, resolved)
+    assert n == 0 and out is resolved
+    _, n = distance.split_provisional(keys, resolved.assign(place_type="city"))
+    assert n == 1

@@ -1,6 +1,7 @@
 """The Wikidata P190 (2017) reader on a hand-written fixture of its quirks."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,11 +22,38 @@ def test_registered():
 
 
 def test_every_row_kept_or_excluded(table):
-    assert table.rows_read == 7
-    assert len(table.data) + len(table.exclusions) == 7
+    assert table.rows_read == 10
+    assert len(table.data) + len(table.exclusions) == 10
     keys = set(zip(table.data["source_file"], table.data["source_row"])) | \
         set(zip(table.exclusions["source_file"], table.exclusions["source_row"]))
-    assert keys == {("austria.tsv", r) for r in range(1, 6)} | {("italy.tsv", 1), ("italy.tsv", 2)}
+    assert keys == ({("austria.tsv", r) for r in range(1, 6)} | {("italy.tsv", 1), ("italy.tsv", 2)}
+                    | {("germany.tsv", 1), ("germany.tsv", 2), ("denmark.tsv", 1)})
+
+
+def test_origin_country_comes_from_the_vocabulary_not_the_label(table):
+    row = table.data[table.data["source_file"] == "denmark.tsv"].iloc[0]
+    assert row["origin_country"] == "Denmark"  # the raw label, kept as given
+    assert (row["origin_iso3"], row["partner_iso3"]) == ("SWE", "DNK")
+    assert table.notes["origin_country_label_overridden"] == {"denmark.tsv": 1}
+
+
+def test_vocabulary_names_every_file_of_the_source():
+    from etl.fetch import source_entry
+    assert set(wikidata_twins.file_countries()) == {f["name"] for f in source_entry(SID)["files"]}
+
+
+def test_a_file_of_another_country_fails_naming_the_file(tmp_path):
+    from etl.sources.base import SourceError
+    swapped = tmp_path / "italy.tsv"  # Austrian origins under Italy's file name
+    swapped.write_bytes((FIXTURES / "wikidata_twins" / "austria.tsv").read_bytes())
+    with pytest.raises(SourceError, match=r"italy\.tsv: only 0\.0% of its origins lie in IT, .*most others in AT"):
+        wikidata_twins.read([swapped], SID)
+
+
+def test_namesakes_far_apart_are_pairs_not_self_pairs(table):
+    felsberg = table.data[table.data["source_file"] == "germany.tsv"]
+    assert list(felsberg["partner_name"]) == ["Felsberg", "Felsberg"]
+    assert table.notes["namesake_pairs_kept"] == 2
 
 
 def test_qualifier_is_admin_hint_not_name(table):
@@ -90,6 +118,7 @@ def test_real_every_wikidata_row_attested_or_excluded(real):
     excluded = pd.concat([t.exclusions, out.exclusions[out.exclusions["source_id"] == SID]])
     ex = excluded["source_file"] + ":" + excluded["source_row"].astype(str)
     assert len(wiki) + len(ex) == t.rows_read
+    assert len(t.exclusions) == 18  # 11 partner countries that map to none, 7 bare-QID labels; no self-pair
     assert set(wiki).isdisjoint(set(ex)) and not wiki.duplicated().any()
     n_sources = out.resources["partnerships"]["n_sources"]
     assert (n_sources == out.resources["partnerships"]["attested_by"].str.count(";") + 1).all()
@@ -109,26 +138,33 @@ def test_real_no_wikidata_pair_joins_a_place_too_far_from_its_row(real):
     cities = places.cities.set_index("city_id")
     pairs = out.resources["partnerships"]
     keys = set(zip(pairs["city_a_id"], pairs["city_b_id"]))
-    checked = 0
-    for side in ("origin", "partner"):
+    checked = split = 0
+    for side in ("origin", "partner"):  # GeoNames cities and provisional ones (their first point) alike
         cid = ids.reindex(list(zip(data["seq"], [side] * len(data)))).to_numpy()
-        gn = np.char.startswith(cid.astype(str), "gn")
         lat, lon = cities["latitude"].reindex(cid).to_numpy(), cities["longitude"].reindex(cid).to_numpy()
         km = haversine_km(data[f"{side}_lat"], data[f"{side}_lon"], lat, lon)
-        assert not (gn & (km > LIMIT_KM[SID])).any(), data[gn & (km > LIMIT_KM[SID])].head()
-        checked += int(gn.sum())
-    assert checked > 40000
+        km[np.isin(cities["place_type"].reindex(cid).to_numpy(), ["county", "region"])] = np.nan  # no limit
+        assert not (km > LIMIT_KM[SID]).any(), data[km > LIMIT_KM[SID]].head()
+        checked += int((km <= LIMIT_KM[SID]).sum())
+        split += int(pd.Series(cid, dtype="string").str.fullmatch(r"x-.+-[0-9]+p[0-9][ns]-[0-9]+p[0-9][ew]").sum())
+    assert checked > 49000
+    assert split > 0  # namesakes the gazetteer lacks were told apart by their points
     assert keys  # pairs exist
+    exclusions = tables[SID].exclusions
+    assert not (exclusions["reason"] == "self-pair").any()  # no row of the mirror is one place twice
 
 
 # --- the step on the fixture, beside a two-row Wikipedia list ---------------------------------
 
-FAKE = {"Spittal an der Drau": "gn2", "Porcia": "gn1", "Graz": "gn3", "Pula": "gn4", "Paris": "gn5"}
+FAKE = {"Spittal an der Drau": "gn2", "Porcia": "gn1", "Graz": "gn3", "Pula": "gn4", "Paris": "gn5",
+        "Sigtuna Municipality": "gn8", "Sønderborg": "gn9"}
 
 
 def _fake_resolved(m: pd.DataFrame, empoli: dict) -> pd.DataFrame:
     name = m["name"].astype(str)
-    city_id = name.map(FAKE)
+    # the two Felsbergs, told apart by their points: Hesse's in GeoNames, Saarland's provisional
+    felsberg = np.where(m["latitude"].astype(float) > 50, "gn7", "x-deu-felsberg")
+    city_id = name.map(FAKE).mask(name == "Felsberg", pd.Series(felsberg, index=m.index))
     for sid, cid in empoli.items():  # each source's "Empoli" resolves as the test says
         city_id = city_id.mask((name == "Empoli") & (m["source_id"].astype(str) == sid), cid)
     return pd.DataFrame({"source_id": m["source_id"], "source_row": m["source_row"], "role": m["role"],
@@ -159,6 +195,8 @@ def test_pairs_merge_across_sources_with_every_row(both):
     only = out[(out["city_a_id"] == "gn3") & (out["city_b_id"] == "gn4")].iloc[0]
     assert (only["attested_by"], only["n_sources"], only["source_row"]) == (SID, 1, "austria.tsv:5")
     assert out.loc[(out["city_a_id"] == "gn5") & (out["city_b_id"] == "gn6"), "n_sources"].tolist() == [2]
+    felsberg = out[(out["city_a_id"] == "gn7") & (out["city_b_id"] == "x-deu-felsberg")].iloc[0]
+    assert felsberg["attestations"] == 2 and bool(felsberg["both_sides"])
 
 
 def test_pairs_do_not_merge_when_a_side_resolves_differently(both):

@@ -42,6 +42,13 @@ row order, on which sources happen to be in a build, or on the spelling a source
    gives every member of such a group the suffix ``-h`` + 6 hex digits of the SHA-1 of its
    tuple: deterministic, independent of row order, and unique.
 
+   **Namesakes apart.** Where a source gives points (Wikidata P190), mentions with one tuple
+   may still be places far apart (two "Trougoumbé" in Mali, 97 km apart: both
+   ``x-mli-trougoumbe``). ``etl.places.distance.split_provisional`` keeps the id for the place of
+   its first point and gives a mention farther than its source's limit the id plus a tag of its
+   point to 0.1 degree (``x-mli-trougoumbe-14p8n-10p0w``): deterministic, and stable while the
+   source's point is.
+
 3. **Redirects.** Every mention that resolves to GeoNames also carries the provisional id
    it would have had without the gazetteer match. The ``city_redirects`` table maps each
    such ``old_city_id`` to its ``city_id``, so that when a place that used to be provisional

@@ -3,7 +3,9 @@ identifier crosswalk and the id redirects.
 
 ``build_places(mentions)`` resolves all mentions in ONE call of ``etl.places.resolver.resolve``
 (each distinct mention once) and assigns ids by the policy in ``etl.places.ids``:
-``gn<geonames_id>`` for GeoNames matches, a provisional ``x-...`` id otherwise. No mention is
+``gn<geonames_id>`` for GeoNames matches, a provisional ``x-...`` id otherwise; then the distance
+rule of ``etl.places.distance`` (a match or a provisional place farther than a source's limit from
+the source's point is not that place). No mention is
 dropped: an unresolved, ambiguous or not-a-city mention keeps its provisional id, so every fact
 still has a ``city_id``.
 
@@ -69,7 +71,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from etl.places.countries import iso2_to_iso3
-from etl.places.distance import apply_limits
+from etl.places.distance import apply_limits, split_provisional
 from etl.places.gazetteer import load_gazetteer
 from etl.places.resolver import resolve
 
@@ -192,6 +194,8 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
     r = resolve(keys, country_dict_path=country_dict_path, gazetteer=g)
     # a match farther than its source's stated limit from the source's own point is no match
     r, n_too_far = apply_limits(keys, r, g)
+    # ... and a provisional id (name + country) must not merge namesakes its sources place apart
+    r, n_split = split_provisional(keys, r)
     r.attrs.setdefault("timing", {})["mentions"] = len(link)
     t2 = time.perf_counter()
     if r["city_id"].isna().any():  # cannot happen by construction; never let a fact lose its place
@@ -224,7 +228,7 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
     report["_ids"] = {"cities": int(len(cities)), "geonames_cities": int(cities["geonames_id"].notna().sum()),
                       "redirects": int(len(redirects)),
                       "hash_suffixed_provisional_ids": int(full["n_mentions"].to_numpy()[hashed].sum()),
-                      "too_far_distinct_mentions": n_too_far}
+                      "too_far_distinct_mentions": n_too_far, "split_provisional_distinct_mentions": n_split}
     return PlacesResult(mention_city_ids=mc, cities=cities, crosswalk=crosswalk, redirects=redirects, report=report)
 
 
