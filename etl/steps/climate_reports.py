@@ -12,10 +12,13 @@ Why it works the way it does:
   Each row's own organisation name is its ``raw_name`` (the crosswalk keeps every spelling),
   and the account is its ``code`` (id_type ``cdp_account`` in ``place_identifiers``).
 * **Regions and metro areas stay themselves.** A reporting government that is a metro area,
-  a region or an association of municipalities is named in the reviewed
-  ``etl/vocab/cdp_places.csv`` with its place type; it gets a place of that type and is never
-  matched to the city of the same name. Counties and prefectures are typed by the resolver
-  from their names ("Dane County", "Trenggalek Regency").
+  a region, a county or a district of a larger city is named in the reviewed
+  ``etl/vocab/cdp_places.csv`` with its place type and why; it gets a place of that type and
+  is never matched to the city of the same name. The same file corrects, per account and with
+  a reason, a short name CDP garbled ("Bern 8") and coordinates CDP put elsewhere (Ravenna's
+  point is in Rome): those are not passed to the resolver. Council forms the resolver does not
+  read ("Semarang City Government") are in ``etl/vocab/cdp_name_forms.csv``, CDP's country
+  spellings it misreads ("Taiwan, Greater China") in ``etl/vocab/cdp_countries.csv``.
 * **Kept as reported.** Each figure is one row per account x reporting year x scope x grid
   variant; a total is never recomputed from scopes (the gate compares them where both exist).
   Targets are one row per raw target row, numbered per account and year (``target_no``).
@@ -54,7 +57,7 @@ def clean_name(name: pd.Series) -> pd.Series:
     (``etl/vocab/cdp_name_forms.csv``: "Semarang City Government" -> "Semarang"). Kept as is
     when nothing would be left."""
     forms = _vocab(NAME_FORMS)
-    out = name.astype("string").str.strip()
+    out = name.astype("string").str.replace(r"\s+", " ", regex=True).str.strip()
     for position, form in zip(forms["position"], forms["form"]):
         rx = ("^" + re.escape(form) + "(?P<rest>.+)$") if position == "prefix" else ("^(?P<rest>.+)" + re.escape(form) + "$")
         out = out.str.replace(re.compile(rx, re.IGNORECASE), lambda m: m["rest"], regex=True)
@@ -84,6 +87,7 @@ def canonical_places(rows: pd.DataFrame) -> pd.DataFrame:
     countries = _vocab(COUNTRIES).set_index("raw_country")["country"]
     first["country"] = first["country"].replace(countries.to_dict())
     reviewed = _vocab(PLACES).set_index("cdp_account").reindex(first.index)
+    first["name"] = reviewed["name"].replace("", pd.NA).fillna(first["name"])
     first["place_type"] = reviewed["place_type"].replace("", pd.NA).fillna("city").to_numpy()
     wrong_point = reviewed["coordinates"].eq("ignore").fillna(False).to_numpy()
     first.loc[wrong_point, ["latitude", "longitude"]] = pd.NA
@@ -162,8 +166,28 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
         accounted = int(kept.sum()) + len(excluded)
         if accounted != tables[sid].rows_read:
             raise RuntimeError(f"{sid}: {tables[sid].rows_read} rows read, {accounted} kept or excluded")
+    accounts = pd.concat([f[["cdp_account", "city_id"]] for f in resources.values()], ignore_index=True)
+    report["reporters"] = reporter_resolution(accounts, resolved)
     # save
     return StepOutput(resources=resources, exclusions=empty_exclusions(), report=report)
+
+
+def reporter_resolution(accounts: pd.DataFrame, resolved: pd.DataFrame) -> dict:
+    """Per reporting government (``accounts``: cdp_account, city_id), not per row: how many are
+    cities, and the share of those resolved to a GeoNames place (the issue's figure; metro areas,
+    regions, counties and districts are places of their own type and do not count as cities)."""
+    if accounts.empty:
+        return {}
+    ours = resolved[resolved["source_id"].astype("string").isin([EMISSIONS, TARGETS]).to_numpy(dtype=bool)]
+    places = ours[["city_id", "status", "method", "place_type"]].astype("string").drop_duplicates("city_id")
+    one = accounts.drop_duplicates("cdp_account").merge(places, on="city_id", how="left", validate="many_to_one")
+    kind = one["place_type"].fillna("city").where(one["method"].ne("not_a_city") | one["place_type"].ne("city"), "not_a_city")
+    city = kind.eq("city")
+    hit = city & one["status"].eq("resolved")
+    return {"accounts": len(one), "accounts_by_place_type": _counts(kind), "cities": int(city.sum()),
+            "cities_resolved_to_geonames": int(hit.sum()),
+            "cities_resolved_pct": round(100 * float(hit.sum()) / max(int(city.sum()), 1), 2),
+            "cities_not_resolved": sorted(one.loc[city & ~hit, "city_id"].astype(str))}
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
