@@ -178,3 +178,14 @@ def test_mirror_reporters_resolution_share(real_build):
     got = real_build[1]["steps"]["climate_reports"]["reporters"]
     assert got["cities_resolved_pct"] >= baseline["cities_resolved_pct"] - 1.0
     assert set(got["accounts_by_place_type"]) <= {"city", "county", "district", "metro", "region", "not_a_city"}
+
+
+@requires_mirror
+def test_mirror_dictionary_carries_the_citation_and_the_warning(real_build):
+    from etl import schema
+    from etl.release import dictionary
+    text = dictionary.render(schema.descriptor(), real_build[0] / "data")
+    for name in ("emissions", "targets"):
+        section = text.split(f"## `{name}`")[1].split("\n## ")[0]
+        assert "This data was collected in partnership by CDP and ICLEI - Local Governments for Sustainability" in section
+        assert "self-reported" in section and "boundaries differ" in section
