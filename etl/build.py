@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def fact_steps():
-    from etl.steps import partnerships, pledges, trade_flows
-    return [pledges, partnerships, trade_flows]
+    from etl.steps import climate_reports, partnerships, pledges, trade_flows
+    return [pledges, partnerships, trade_flows, climate_reports]
 
 
 def read_sources(paths: dict[str, SourcePaths], skip: set[str] = frozenset()) -> dict[str, SourceTable]:

@@ -152,7 +152,9 @@ TIER = {0: "exact_primary", 1: "normalised_primary", 2: "exact_alternate", 3: "n
 TIER_SCORE = {0: 100.0, 1: 97.0, 2: 95.0, 3: 92.0}
 # internal kinds -> the package's place_type enum (city, district, county, region, port,
 # port_district, metro, non_place)
-OUTPUT_TYPE = {"pseudo": "non_place", "association": "region", "country": "region"}
+# "metro_area": a metropolitan government that reports as itself (CDP), never its core city,
+# unlike a "metro" hint (an ITA metro, read as its first-named principal city)
+OUTPUT_TYPE = {"pseudo": "non_place", "association": "region", "country": "region", "metro_area": "metro"}
 
 OUTPUT_COLUMNS = [
     "status", "geonames_id", "matched_name", "method", "score", "country_iso3", "admin1", "qualifier",
@@ -397,7 +399,7 @@ def _resolve_one(ctx: _Ctx, name: str, iso3: str | None, admin1_text, country_ad
     # spelling ("Auvergne-RhÃ´ne-Alpes" vs "Auvergne-Rhone-Alpes") cannot split a place's id
     o.id_admin1 = hint if (not soft or lat is None or lon is None) else None
 
-    if th in ("region", "pseudo", "non_place", "port_district", "association", "country"):
+    if th in ("region", "pseudo", "non_place", "port_district", "association", "country", "metro_area"):
         o.place_type = o.prov_type = th
         o.base = base
         # regions lose their designator ("Gunma Prefecture" -> gunma); buckets and districts keep

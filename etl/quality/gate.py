@@ -22,7 +22,7 @@ from rich.console import Console
 
 from etl import schema as etl_schema
 from etl.paths import BUILD, DESCRIPTOR, VALIDATIONS
-from etl.quality import agreement, expectations, reconcile, report, tableschema
+from etl.quality import agreement, climate, expectations, reconcile, report, tableschema
 from etl.quality.results import CheckResult
 
 
@@ -96,6 +96,8 @@ def check_build(build_dir: Path = BUILD, *, suites_dir: Path = VALIDATIONS, desc
                                 if n in tables and tables[n].arrow is not None})
     results += reconcile.ita_agreement(build_report)
     results += agreement.check(build_report)  # the two partnership sources vs the committed baseline
+    results += climate.check({n: tables[n].arrow for n in (climate.EMISSIONS, climate.TARGETS)
+                              if n in tables and tables[n].arrow is not None})  # etl/quality/climate.py
     timings["reconciliation"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import (bts_codebook, bts_dot1, bts_dot3, ita_metro_exports_xlsx, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
+from . import (bts_codebook, bts_dot1, bts_dot3, cdp_emissions, cdp_targets, ita_metro_exports_xlsx, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
                climactor_country_dict, ita_metro_exports, twin_cities, wikidata_twins)
 from .base import SourceError, SourceTable
 
@@ -30,6 +30,8 @@ READERS: dict[str, Reader] = {
     "bts_texas_ports": bts_texas_ports.read,
     "ita_metro_exports": ita_metro_exports.read,
     "census_cbsa_2013": census_cbsa.read,
+    "cdp_city_emissions": cdp_emissions.read,
+    "cdp_city_targets": cdp_targets.read,
 }
 
 __all__ = ["READERS", "Reader", "SourceError", "SourceTable"]

@@ -26,6 +26,9 @@ MAPPING = Path(__file__).resolve().parent.parent / "vocab" / "cdp_emissions_colu
 TEXT_FIELDS = ["cdp_account", "organization", "city", "country", "reporting_year", "accounting_period",
                "boundary", "protocol", "gases", "population", "location", "inventory_status"]
 FIGURE = re.compile(r"^-?[\d,]+(\.\d+)?$")
+# "(lat, lon)" in 2016-2017, "POINT (lon lat)" later: note the order
+LAT_LON = r"^\(\s*(?P<lat>-?[\d.]+),\s*(?P<lon>-?[\d.]+)\s*\)$"
+POINT = r"^POINT \((?P<lon>-?[\d.]+) (?P<lat>-?[\d.]+)\)$"
 
 
 def normalise_header(header: str) -> str:
@@ -33,6 +36,34 @@ def normalise_header(header: str) -> str:
     whitespace made one space."""
     header = header.replace("\u200b", "").replace("\ufeff", "").replace("\xa0", " ")
     return re.sub(r"\s+", " ", header).strip()
+
+
+def parse_location(location: pd.Series) -> pd.DataFrame:
+    """latitude, longitude (Float64) from either location form; <NA> where neither matches."""
+    text = location.astype("string").str.strip()
+    out = pd.DataFrame(index=location.index, columns=["latitude", "longitude"], dtype="Float64")
+    for form in (LAT_LON, POINT):
+        got = text.str.extract(form)
+        for axis, col in (("lat", "latitude"), ("lon", "longitude")):
+            out[col] = out[col].fillna(pd.to_numeric(got[axis], errors="coerce").astype("Float64"))
+    bad = out["latitude"].abs().gt(90) | out["longitude"].abs().gt(180)
+    return out.mask(bad.fillna(False))
+
+
+def parse_period(period: pd.Series) -> pd.DataFrame:
+    """period_start, period_end (dates) and accounting_year (the year the period ends, else the
+    year it starts) from "2015-01-01 - 2015-12-31" (either side may be missing) or 2016's
+    "Measurement Year" "12/31/2013 12:00:00 AM" (the day the measured year ended)."""
+    text = period.astype("string").str.strip()
+    parts = text.str.extract(r"^(?P<start>\d{4}-\d\d-\d\d)?\s*-\s*(?P<end>\d{4}-\d\d-\d\d)?$")
+    single = pd.to_datetime(text.where(text.str.fullmatch(r"\d\d?/\d\d?/\d{4}.*", na=False)),
+                            format="%m/%d/%Y %I:%M:%S %p", errors="coerce")
+    start = pd.to_datetime(parts["start"], format="%Y-%m-%d", errors="coerce")
+    end = pd.to_datetime(parts["end"], format="%Y-%m-%d", errors="coerce").fillna(single)
+    year = end.dt.year.fillna(start.dt.year).astype("Int64")
+    return pd.DataFrame({"period_start": start.dt.date.astype(object).where(start.notna(), None),
+                         "period_end": end.dt.date.astype(object).where(end.notna(), None),
+                         "accounting_year": year}, index=period.index)
 
 
 def load_mapping(path: Path = MAPPING) -> dict[str, dict[str, dict]]:
@@ -104,4 +135,6 @@ def read(paths: list[Path], source_id: str) -> SourceTable:
     data = pd.concat(frames, ignore_index=True)
     data["reporting_year"] = pd.to_numeric(data["reporting_year"], errors="coerce").astype("Int64")
     data["cdp_account"] = data["cdp_account"].astype("string")
+    data[["latitude", "longitude"]] = parse_location(data["location"])
+    data[["period_start", "period_end", "accounting_year"]] = parse_period(data["accounting_period"])
     return SourceTable(source_id, rows_read, data, pd.concat(excluded, ignore_index=True), notes)
