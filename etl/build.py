@@ -32,11 +32,12 @@ def fact_steps():
 
 
 def read_sources(paths: dict[str, SourcePaths], skip: set[str] = frozenset()) -> dict[str, SourceTable]:
+    from etl.places.authorities import AUTHORITY_SOURCES  # read by the place ladder, not as fact tables
     tables = {}
     with Progress(transient=True) as progress:
         task = progress.add_task("reading sources", total=len(paths))
         for source_id, path in paths.items():
-            if source_id not in skip:
+            if source_id not in skip and source_id not in AUTHORITY_SOURCES:
                 tables[source_id] = READERS[source_id](path, source_id)
                 release_memory()  # before the next reader: see its docstring
             progress.advance(task)
