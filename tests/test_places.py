@@ -346,7 +346,7 @@ def test_build_places_tables(built):
     assert list(built.cities.columns) == ["city_id", "name", "country_iso3", "admin1", "latitude", "longitude",
                                           "population", "population_year", "population_source", "area_km2",
                                           "geonames_id", "place_type", "part_of_city_id", "resolution_method"]
-    assert built.cities["city_id"].str.fullmatch(r"(gn[0-9]+|x-[a-z0-9-]+)").all()
+    assert built.cities["city_id"].str.fullmatch(r"(gn[0-9]+|cb[0-9]{7}|pc-[a-z]{2}-[a-z0-9-]+|x-[a-z0-9-]+)").all()
 
     rep = built.report
     assert rep["twin"]["mentions"] == 5 and rep["ports"]["resolved_pct"] == 100.0

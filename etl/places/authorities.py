@@ -13,7 +13,7 @@ rank  authority                 rows
                                 admin2), the postal rows of one village (one per postal code) merged
 ====  ========================  =====================================================================
 
-Each row has ``key`` (``normalise`` of the name) and, as a second row where it differs, the key
+Each row has ``key`` (``normalise`` of the name, spaces removed) and, as a second row where it differs, the key
 with its designator removed ("gladsaxe kommune" -> "gladsaxe", ``designator_key``), flagged
 ``stripped``. ``admin1`` is the GeoNames admin1 code ("MT", "18"): postal admin names are mapped
 to it by name (their own codes differ: ES "AN" is GeoNames "51"); US Census and US postal state
@@ -107,6 +107,7 @@ def build_table(tables: dict) -> pd.DataFrame:
     stripped = np.asarray(designator_key_many(t["key"].to_numpy(dtype=object)), dtype=object)
     extra = t[stripped != t["key"].to_numpy(dtype=object)].assign(key=stripped[stripped != t["key"].to_numpy(dtype=object)])
     t = pd.concat([t.assign(stripped=False), extra.assign(stripped=True)], ignore_index=True)
+    t["key"] = t["key"].str.replace(" ", "", regex=False)  # "Sweetgrass" is "Sweet Grass": compared without spaces
     t = t[t["key"].ne("")]
     for col in COLUMNS:
         if col not in t.columns:
@@ -169,9 +170,11 @@ def _read_sources(paths: dict | None = None) -> dict:
 
 
 @functools.cache
-def load_authorities() -> pd.DataFrame | None:
-    """The authority table (from the cache, else built and cached); None when the authority
-    files are not fetched (a build without them resolves with cities500 alone)."""
+def load_authorities():
+    """The authority table as a pyarrow Table (from the cache, else built and cached; the
+    ladder filters it in Arrow before converting the few rows it needs); None when the
+    authority files are not fetched (a build without them resolves with cities500 alone)."""
+    import pyarrow as pa
     import pyarrow.feather as feather
     try:
         path = _cache_path()
@@ -187,7 +190,7 @@ def load_authorities() -> pd.DataFrame | None:
         wait_for(path, pid, 120.0)
     if path.exists():
         try:
-            return feather.read_feather(path)
+            return feather.read_table(path)
         except Exception:  # a broken cache is rebuilt, never trusted
             path.unlink(missing_ok=True)
     try:
@@ -196,6 +199,7 @@ def load_authorities() -> pd.DataFrame | None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    t = pa.Table.from_pandas(t, preserve_index=False)
     feather.write_feather(t, tmp, compression="lz4")
     os.replace(tmp, path)
     marker.unlink(missing_ok=True)
