@@ -40,9 +40,21 @@ from etl.paths import BUILD
 AUTHORITY_SOURCES = frozenset({"census_places_2010", "geonames_admin1", "geonames_admin2", "geonames_country_dumps",
                                "geonames_postal"})
 RANKS = {"geonames_dump": 0, "geonames_admin2": 1, "geonames_admin1": 2, "census_place": 3, "postal": 4}
-COLUMNS = ["cc", "key", "stripped", "rank", "authority", "authority_id", "city_id", "name", "admin1", "latitude",
+COLUMNS = ["cc", "key", "cell", "stripped", "rank", "authority", "authority_id", "city_id", "name", "admin1", "latitude",
            "longitude", "population", "geonames_id", "census_geoid", "postcode"]
 POSTAL_MERGE_KM = 10.0   # postal rows of one name, admin1 and admin2 closer than this are one locality
+
+
+# what a division's name says of its kind, which a pledge by that municipality never writes
+# ("Partido de Villarino", "Sol Plaatje Local Municipality"); never " county" (a US city is not its county)
+_DIVISION = r"^(?:departamento de |partido de |provincia de |comuna de |nomos )|(?: local municipality| metropolitan municipality| kommune| kommun| belediyesi)$"
+
+
+def cell(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """A 0.1-degree grid cell id (-1 without coordinates), for the ladder's look-up of near places."""
+    ok = ~(np.isnan(lat) | np.isnan(lon))
+    return np.where(ok, (np.floor(np.nan_to_num(lat) * 10) + 900) * 4000 + np.floor(np.nan_to_num(lon) * 10) + 1800,
+                    -1).astype(np.int64)
 
 
 def _normalise(values: pd.Series) -> np.ndarray:
@@ -107,12 +119,20 @@ def build_table(tables: dict) -> pd.DataFrame:
     stripped = np.asarray(designator_key_many(t["key"].to_numpy(dtype=object)), dtype=object)
     extra = t[stripped != t["key"].to_numpy(dtype=object)].assign(key=stripped[stripped != t["key"].to_numpy(dtype=object)])
     t = pd.concat([t.assign(stripped=False), extra.assign(stripped=True)], ignore_index=True)
+    t["stripped"] = t["stripped"].astype(bool)
+    div = t["authority"].isin(["geonames_admin2", "geonames_admin1"]).to_numpy()
+    plain = t["key"].to_numpy(dtype=object).copy()
+    plain[div] = pd.Series(plain[div], dtype="string").str.replace(_DIVISION, "", regex=True).to_numpy(dtype=object)
+    more = t[plain != t["key"].to_numpy(dtype=object)].assign(key=plain[plain != t["key"].to_numpy(dtype=object)],
+                                                              stripped=True)
+    t = pd.concat([t, more], ignore_index=True)
+    t["cell"] = cell(t["latitude"].to_numpy(dtype=float), t["longitude"].to_numpy(dtype=float))
     t["key"] = t["key"].str.replace(" ", "", regex=False)  # "Sweetgrass" is "Sweet Grass": compared without spaces
     t = t[t["key"].ne("")]
     for col in COLUMNS:
         if col not in t.columns:
             t[col] = pd.NA
-    t = t[COLUMNS].astype({"cc": "string", "key": "string", "authority": "string", "authority_id": "string",
+    t = t[COLUMNS].astype({"cell": "int64", "stripped": bool, "cc": "string", "key": "string", "authority": "string", "authority_id": "string",
                            "city_id": "string", "name": "string", "admin1": "string", "latitude": float,
                            "longitude": float, "population": "Int64", "geonames_id": "Int64",
                            "census_geoid": "string", "postcode": "string"})
