@@ -58,7 +58,7 @@ def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: 
     steps = fact_steps()
     # each step's mentions are reduced to distinct places as they come, never all held at once
     places = build_places((step.mentions(tables) for step in steps),
-                          country_dict_path=raw_paths.get("climactor_country_dict"))
+                          country_dict_path=raw_paths.get("climactor_country_dict"), raw_paths=raw_paths)
     timings["resolve"] = time.perf_counter() - t
 
     t = time.perf_counter()

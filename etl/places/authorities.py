@@ -26,7 +26,6 @@ so it is rebuilt exactly when an input changes. The build starts that in a child
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -189,8 +188,10 @@ def _read_sources(paths: dict | None = None) -> dict:
     return {sid: AUTHORITY_READERS[sid](paths[sid], sid).data for sid in AUTHORITY_SOURCES}
 
 
-@functools.cache
-def load_authorities():
+_MEMO: dict = {}
+
+
+def load_authorities(paths: dict | None = None):
     """The authority table as a pyarrow Table (from the cache, else built and cached; the
     ladder filters it in Arrow before converting the few rows it needs); None when the
     authority files are not fetched (a build without them resolves with cities500 alone)."""
@@ -200,6 +201,15 @@ def load_authorities():
         path = _cache_path()
     except KeyError:
         return None
+    if path in _MEMO:
+        return _MEMO[path]
+    _MEMO[path] = t = _load(path, paths)
+    return t
+
+
+def _load(path: Path, paths: dict | None):
+    import pyarrow as pa
+    import pyarrow.feather as feather
     marker = path.with_suffix(".building")
     try:
         pid = int(marker.read_text())
@@ -214,7 +224,7 @@ def load_authorities():
         except Exception:  # a broken cache is rebuilt, never trusted
             path.unlink(missing_ok=True)
     try:
-        t = build_table(_read_sources())
+        t = build_table(_read_sources(paths))
     except (FileNotFoundError, OSError):
         return None
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -91,14 +91,16 @@ def _parent_point(resolved: pd.DataFrame, gazetteer) -> tuple[np.ndarray, np.nda
     return lat, lon, a1
 
 
-def extend(keys: pd.DataFrame, resolved: pd.DataFrame, gazetteer=None, table: pd.DataFrame | None = None) -> pd.DataFrame:
-    """``resolved`` (the resolver's frame on ``keys``' index) with the ladder applied (see module doc)."""
+def extend(keys: pd.DataFrame, resolved: pd.DataFrame, gazetteer=None, table=None, raw_paths: dict | None = None
+           ) -> pd.DataFrame:
+    """``resolved`` (the resolver's frame on ``keys``' index) with the ladder applied (see module doc).
+    ``table``: the authority table (default: ``load_authorities(raw_paths)``)."""
     from etl.places.gazetteer import designator_key_many, load_gazetteer, normalise_many
     gazetteer = load_gazetteer() if gazetteer is None else gazetteer
     out = _base(resolved, gazetteer)
     if table is None:
         from etl.places.authorities import load_authorities
-        table = load_authorities()
+        table = load_authorities(raw_paths)
     todo = (out["status"].eq("unresolved") & out["method"].ne("not_a_city")
             & out["place_type"].isin(PLACE_TYPES)).to_numpy(dtype=bool, na_value=False)
     if table is None or not todo.any():
@@ -204,7 +206,11 @@ def _exact(out, idx, c, sub, lat, lon, radius, use_parent, pa1, xa1) -> np.ndarr
     decided = np.zeros(len(idx), dtype=bool)
     if c.empty:
         return decided
-    # best rank, then best score, per mention; one row per place
+    # best rank, then best score, per mention; one row per place. A mention that names its kind
+    # ("Gladsaxe Kommune") is the division that carries it too, before the town of that name.
+    named = ~c["own"].to_numpy(dtype=bool) & c["stripped"].to_numpy(dtype=bool) & c["authority"].isin(
+        ["geonames_admin2", "geonames_admin1", "geonames_dump"]).to_numpy(dtype=bool, na_value=False)
+    c = c.assign(rank=np.where(named, -1, c["rank"].to_numpy()))
     c = c.sort_values(["i", "rank", "score", "km", "population", "authority_id"],
                       ascending=[True, True, False, True, False, True], na_position="last")
     best = c.groupby("i")[["rank", "score"]].transform("first")

@@ -69,14 +69,21 @@ def iso_codes(admin1: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@functools.cache
-def admin1_lookup() -> pd.DataFrame | None:
-    """cc, admin1 -> admin1_name, admin1_code, from the fetched GeoNames admin1 file (None when absent)."""
+def admin1_lookup(path=None) -> pd.DataFrame | None:
+    """cc, admin1 -> admin1_name, admin1_code, from the fetched GeoNames admin1 file (``path``, else
+    the one under raw/; None when absent)."""
     from etl.fetch import local_paths
+    if path is None:
+        path = local_paths().get("geonames_admin1")
+    return _lookup(str(path[0] if isinstance(path, list) else path)) if path is not None else None
+
+
+@functools.cache
+def _lookup(path: str) -> pd.DataFrame | None:
     from etl.places.authorities import admin1_table
     from etl.sources.geonames_divisions import read
     try:
-        data = read(local_paths()["geonames_admin1"], "geonames_admin1").data
-    except (KeyError, FileNotFoundError, OSError):
+        data = read(path, "geonames_admin1").data
+    except (FileNotFoundError, OSError):
         return None
     return iso_codes(admin1_table(data).drop(columns="key"))

@@ -186,7 +186,7 @@ def _mention_keys(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
-                 country_dict_path: str | Path | None = None) -> PlacesResult:
+                 country_dict_path: str | Path | None = None, raw_paths: dict | None = None) -> PlacesResult:
     """Places of ``mentions``: one frame, or several (the build passes each fact step's as it is made)."""
     t0 = time.perf_counter()
     g = load_gazetteer()
@@ -198,7 +198,7 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
     # a match farther than its source's stated limit from the source's own point is no match
     r, n_too_far = apply_limits(keys, r, g)
     t_ladder = time.perf_counter()
-    r = extend_ladder(keys, r, g)  # the authorities beyond cities500, for what is still unresolved
+    r = extend_ladder(keys, r, g, raw_paths=raw_paths)  # the authorities beyond cities500, for what is still unresolved
     t_ladder = time.perf_counter() - t_ladder
     r.attrs.setdefault("timing", {})["mentions"] = len(link)
     t2 = time.perf_counter()
@@ -221,7 +221,7 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
                       r[["admin1"]].rename(columns={"admin1": "r_admin1"})], axis=1)
     full = full.sort_values("first", ignore_index=True)  # in the order the mentions first name them
 
-    cities = _cities(full, g)
+    cities = _cities(full, g, (raw_paths or {}).get("geonames_admin1"))
     crosswalk = _crosswalk(full)
     redirects = _redirects(full, set(cities["city_id"]))
     report = _report(full)
@@ -259,7 +259,7 @@ class _Groups:
         return out
 
 
-def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
+def _cities(full: pd.DataFrame, g, admin1_path=None) -> pd.DataFrame:
     """One row per city_id, vectorised (the frame is sorted by source_id, source_row)."""
     i3 = iso2_to_iso3()
     cid, cities = pd.factorize(_obj(full["city_id"]), sort=True)
@@ -357,7 +357,7 @@ def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     out["authority"] = np.where(is_gn, "geonames_cities500", out["auth"].to_numpy(dtype=object))
     out["authority_id"] = np.where(is_gn, gidx.astype("string").to_numpy(dtype=object), out["a_authority_id"].to_numpy(dtype=object))
     out["census_geoid"] = out["a_census_geoid"]
-    _admin1_names(out)
+    _admin1_names(out, admin1_path)
     pid = out["parent"].astype("Int64")
     out["part_of_city_id"] = ("gn" + pid.astype("string")).where(pid.notna())
     out.loc[out["part_of_city_id"] == out["city_id"], "part_of_city_id"] = pd.NA
@@ -388,12 +388,12 @@ def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     })
 
 
-def _admin1_names(out: pd.DataFrame) -> None:
+def _admin1_names(out: pd.DataFrame, path=None) -> None:
     """``admin1_name`` (GeoNames') and ``admin1_code`` (ISO 3166-2 where it agrees, see
     ``etl.places.subdivisions``) from the country and the GeoNames admin1 code."""
     from etl.places.countries import iso3_to_iso2
     from etl.places.subdivisions import admin1_lookup
-    look = admin1_lookup()
+    look = admin1_lookup(path)
     if look is None:
         out["admin1_name"], out["admin1_code"] = None, None
         return
