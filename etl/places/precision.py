@@ -170,8 +170,11 @@ def sample_mentions(labels: pd.DataFrame, mirror: Path | None = None) -> pd.Data
 def evaluate(labels: pd.DataFrame, resolved: pd.DataFrame, overridden: pd.Series | None = None
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-source figures incl. an "ALL" row, per-row detail) for resolver output on the labels' index."""
-    exp = labels["expected_city_id"].astype("string")
-    got = resolved["city_id"].astype("string").where(resolved["status"].eq("resolved"))
+    gn = lambda ids: ("gn" + ids.astype("Int64").astype("string")).where(ids.notna())
+    exp = (labels["expected_city_id"].astype("string") if "expected_city_id" in labels.columns
+           else gn(labels["expected_geonames_id"]))
+    got = (resolved["city_id"].astype("string") if "city_id" in resolved.columns
+           else gn(resolved["geonames_id"])).where(resolved["status"].eq("resolved"))
     matched = got.notna()
     correct = (matched & exp.notna() & (got == exp)).fillna(False).astype(bool)
     ov = (overridden if overridden is not None else pd.Series(False, index=labels.index)).astype(bool)

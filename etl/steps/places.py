@@ -54,7 +54,7 @@ Outputs (all deterministic: the same mentions give identical, sorted frames):
     could hold (all but ``not_a_city``): the resolver's own hit rate; split, over the same
     mentions, into ``geonames_pct_of_places`` (a GeoNames id), ``authority_pct_of_places`` (any
     authority, = ``resolved_pct_of_places``), ``ambiguous_pct_of_places`` and
-    ``unresolved_pct_of_places``; ``by_authority`` counts resolved mentions per authority.
+    ``unresolved_pct_of_places``; ``by_authority_pct`` splits the resolved share by authority.
 
   Plus ``_timing`` (seconds: gazetteer load, distinct mention keys (with making the mentions when
   they come from a generator), resolve, tables) and ``_ids`` (redirect and
@@ -518,7 +518,8 @@ def _report(full: pd.DataFrame) -> dict:
             "authority_pct_of_places": pct(resolved, n - count(nac)),
             "ambiguous_pct_of_places": pct(grp["status"].eq("ambiguous"), n - count(nac)),
             "unresolved_pct_of_places": pct(grp["status"].eq("unresolved") & ~nac, n - count(nac)),
-            "by_authority": {str(a): int(v) for a, v in w[resolved.to_numpy(dtype=bool)].groupby(
-                grp["authority"][resolved.to_numpy(dtype=bool)].to_numpy()).sum().items()},
+            "by_authority_pct": {str(a): round(100.0 * float(v) / max(n - count(nac), 1), 2) for a, v in
+                                 w[resolved.to_numpy(dtype=bool)].groupby(
+                                     grp["authority"][resolved.to_numpy(dtype=bool)].to_numpy()).sum().items()},
         }
     return rep
