@@ -32,11 +32,12 @@ def fact_steps():
 
 
 def read_sources(paths: dict[str, SourcePaths], skip: set[str] = frozenset()) -> dict[str, SourceTable]:
+    from etl.places.authorities import AUTHORITY_SOURCES  # read by the place ladder, not as fact tables
     tables = {}
     with Progress(transient=True) as progress:
         task = progress.add_task("reading sources", total=len(paths))
         for source_id, path in paths.items():
-            if source_id not in skip:
+            if source_id not in skip and source_id not in AUTHORITY_SOURCES:
                 tables[source_id] = READERS[source_id](path, source_id)
                 release_memory()  # before the next reader: see its docstring
             progress.advance(task)
@@ -57,7 +58,7 @@ def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: 
     steps = fact_steps()
     # each step's mentions are reduced to distinct places as they come, never all held at once
     places = build_places((step.mentions(tables) for step in steps),
-                          country_dict_path=raw_paths.get("climactor_country_dict"))
+                          country_dict_path=raw_paths.get("climactor_country_dict"), raw_paths=raw_paths)
     timings["resolve"] = time.perf_counter() - t
 
     t = time.perf_counter()

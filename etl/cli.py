@@ -70,8 +70,8 @@ def build(out_dir: Path = typer.Option(BUILD, help="Where to write the built res
 
 
 def _start_background_work(out_dir: Path):
-    """Use the second core while the build runs on one: index the gazetteer (when its cache is
-    cold) and import Great Expectations, which then checks the build's files as soon as they
+    """Use the second core while the build runs on one: index the gazetteer and build the
+    authority table (when their caches are cold) and import Great Expectations, which then checks the build's files as soon as they
     are written; ``validate`` takes those results when they are for exactly its files."""
     from etl import schema
     from etl.paths import VALIDATIONS
@@ -79,6 +79,8 @@ def _start_background_work(out_dir: Path):
     from etl.quality import expectations, tableschema
 
     build_cache_in_background()
+    from etl.places.authorities import build_in_background
+    build_in_background()  # the authority table of the place ladder, when its cache is cold
     pks = tableschema.primary_keys(schema.descriptor())
     return expectations.start_early(out_dir, VALIDATIONS, pks)
 

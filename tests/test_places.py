@@ -343,10 +343,14 @@ def test_build_places_tables(built):
     assert not cw.duplicated(["source_id", "id_type", "identifier", "country"]).any()
     assert cw["country"].notna().all()
     assert set(cw["id_type"]) <= {"source_spelling", "schedule_d_port", "cbsa", "geonames_id"}
-    assert list(built.cities.columns) == ["city_id", "name", "country_iso3", "admin1", "latitude", "longitude",
-                                          "population", "population_year", "population_source", "area_km2",
-                                          "geonames_id", "place_type", "part_of_city_id", "resolution_method"]
-    assert built.cities["city_id"].str.fullmatch(r"(gn[0-9]+|x-[a-z0-9-]+)").all()
+    assert list(built.cities.columns) == ["city_id", "name", "country_iso3", "admin1", "admin1_code", "admin1_name",
+                                          "latitude", "longitude", "coordinates_source", "population",
+                                          "population_year", "population_source", "area_km2", "geonames_id",
+                                          "census_geoid", "authority", "authority_id", "place_type",
+                                          "part_of_city_id", "resolution_method"]
+    assert c.loc[la, "authority"] == "geonames_cities500" and c.loc[la, "authority_id"] == "5368361"
+    assert c.loc[la, "coordinates_source"] == "geonames_cities500"
+    assert built.cities["city_id"].str.fullmatch(r"(gn[0-9]+|cb[0-9]{7}|pc-[a-z]{2}-[a-z0-9-]+|x-[a-z0-9-]+)").all()
 
     rep = built.report
     assert rep["twin"]["mentions"] == 5 and rep["ports"]["resolved_pct"] == 100.0

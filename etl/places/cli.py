@@ -2,7 +2,10 @@
 
 CSV in with at least ``name`` and ``country`` (optional ``admin1``, ``latitude``, ``longitude``,
 ``place_type``); CSV out with the input columns plus ``city_id``, ``geonames_id``,
-``matched_name``, ``method``, ``score``, ``status``.
+``matched_name``, ``method``, ``score``, ``status``, ``authority`` and ``authority_id``: the same
+resolver and authority ladder as the build (``etl.places.ladder``), so a hamlet cities500 lacks
+gets its Census place ("cb<GEOID>") or postal locality ("pc-...") and ``authority`` says which
+matched.
 """
 from __future__ import annotations
 
@@ -11,10 +14,11 @@ from typing import TextIO
 
 import pandas as pd
 
-OUT_COLUMNS = ["city_id", "geonames_id", "matched_name", "method", "score", "status"]
+OUT_COLUMNS = ["city_id", "geonames_id", "matched_name", "method", "score", "status", "authority", "authority_id"]
 
 
 def resolve_csv(source: TextIO, target: TextIO) -> list[int]:
+    from etl.places.ladder import extend
     from etl.places.resolver import resolve
 
     df = pd.read_csv(source, dtype=str, keep_default_na=False)
@@ -27,7 +31,8 @@ def resolve_csv(source: TextIO, target: TextIO) -> list[int]:
     empty = df["name"].fillna("").str.strip().eq("")
     r = pd.DataFrame({c: pd.Series(pd.NA, index=df.index, dtype="object") for c in OUT_COLUMNS})
     if (~empty).any():
-        named = resolve(df[~empty].reset_index(drop=True))
+        keys = df[~empty].reset_index(drop=True)
+        named = extend(keys, resolve(keys))
         named.index = df.index[~empty]
         r.loc[~empty, OUT_COLUMNS] = named[OUT_COLUMNS].astype(object)
     r.loc[empty, ["method", "status"]] = "empty_name"

@@ -30,7 +30,7 @@ row order, on which sources happen to be in a build, or on the spelling a source
      no Latin letters gets ``u`` + 10 hex digits of the SHA-1 of its NFC form;
    * ``place_type``: appended unless the place is a city ("-county", "-district", "-region",
      "-port", "-port-district", "-metro", "-non-place"), so every id matches
-     ``(gn[0-9]+|x-[a-z0-9-]+)``.
+     ``(gn[0-9]+|cb[0-9]{7}|pc-[a-z]{2}-[a-z0-9-]+|x-[a-z0-9-]+)``.
 
    Example: "Los Angeles County, CA" -> ``x-usa-ca-los-angeles-county``.
 
@@ -104,7 +104,7 @@ def provisional_id(iso3: str | None, base_name: str, admin1: str | None = None, 
         parts.append(str(parent).lower())
     parts.append(slug(base_name))
     if place_type and place_type != CITY:
-        parts.append(place_type.replace("_", "-"))  # ids match (gn[0-9]+|x-[a-z0-9-]+)
+        parts.append(place_type.replace("_", "-"))  # ids match (gn[0-9]+|cb[0-9]{7}|pc-[a-z]{2}-[a-z0-9-]+|x-[a-z0-9-]+)
     return "-".join(parts)
 
 

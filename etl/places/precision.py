@@ -16,7 +16,9 @@ steps' own functions, then resolved in one ``resolve`` call like the build does:
 * metros: ``trade_flows.split_metro_title`` / ``principal_city_name`` (first principal city, first
   state; Puerto Rico -> PRI), "Z-" pseudo-metros -> "non_place".
 
-Scoring (per source and overall): a mention is *matched* when the resolver gives a GeoNames id;
+Scoring (per source and overall): a mention is *matched* when the resolver or the authority
+ladder (``etl.places.ladder``) gives it an authority id (``city_id`` gn.../cb.../pc...), compared
+with ``expected_city_id`` (a Census place or postal locality; else ``gn<expected_geonames_id>``);
 precision = matched with the labelled id / matched (a match where the label is empty counts as
 wrong); recall = matched with the labelled id / rows with a labelled id.
 
@@ -43,6 +45,12 @@ def load_labels(path: Path = LABELS) -> pd.DataFrame:
     lab = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
     lab["source_row"] = pd.to_numeric(lab["source_row"]).astype("Int64")
     lab["expected_geonames_id"] = pd.to_numeric(lab["expected_geonames_id"]).astype("Int64")
+    if "expected_city_id" not in lab.columns:
+        lab["expected_city_id"] = pd.NA
+    # the expected place as an id of any authority: "gn<id>" unless the row names a Census place
+    # or postal locality ("cb<GEOID>", "pc-...") itself
+    gn = ("gn" + lab["expected_geonames_id"].astype("string")).where(lab["expected_geonames_id"].notna())
+    lab["expected_city_id"] = lab["expected_city_id"].astype("string").fillna(gn)
     for c in ("latitude", "longitude"):
         lab[c] = pd.to_numeric(lab[c]).astype(float)
     lab["port_code"] = lab["note"].str.extract(_CODE)[0].astype("string")
@@ -162,8 +170,11 @@ def sample_mentions(labels: pd.DataFrame, mirror: Path | None = None) -> pd.Data
 def evaluate(labels: pd.DataFrame, resolved: pd.DataFrame, overridden: pd.Series | None = None
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-source figures incl. an "ALL" row, per-row detail) for resolver output on the labels' index."""
-    exp = labels["expected_geonames_id"]
-    got = resolved["geonames_id"].astype("Int64")
+    gn = lambda ids: ("gn" + ids.astype("Int64").astype("string")).where(ids.notna())
+    exp = (labels["expected_city_id"].astype("string") if "expected_city_id" in labels.columns
+           else gn(labels["expected_geonames_id"]))
+    got = (resolved["city_id"].astype("string") if "city_id" in resolved.columns
+           else gn(resolved["geonames_id"])).where(resolved["status"].eq("resolved"))
     matched = got.notna()
     correct = (matched & exp.notna() & (got == exp)).fillna(False).astype(bool)
     ov = (overridden if overridden is not None else pd.Series(False, index=labels.index)).astype(bool)
@@ -196,5 +207,8 @@ def run(mirror: Path | None = None, labels_path: Path = LABELS, gazetteer=None, 
     m = sample_mentions(labels, mirror)
     if country_dict_path is None and mirror is not None and (Path(mirror) / "country_dict_Oct2023.csv").exists():
         country_dict_path = Path(mirror) / "country_dict_Oct2023.csv"
-    r = resolve(m.drop(columns="overridden"), country_dict_path=country_dict_path, gazetteer=gazetteer)
+    from etl.places.ladder import extend
+    keys = m.drop(columns="overridden")
+    r = resolve(keys, country_dict_path=country_dict_path, gazetteer=gazetteer)
+    r = extend(keys, r, gazetteer)  # the authority ladder, as the build runs it
     return evaluate(labels, r, m["overridden"])

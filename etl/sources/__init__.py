@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from . import (census_places, geonames_divisions, geonames_dump, geonames_postal)
 from . import (bts_codebook, bts_dot1, bts_dot3, cdp_emissions, cdp_targets, ita_metro_exports_xlsx, bts_schedule_d, bts_texas_ports, census_cbsa, climactor_contextuals,
                climactor_country_dict, ita_metro_exports, twin_cities, wikidata_twins)
 from .base import SourceError, SourceTable
@@ -34,4 +35,13 @@ READERS: dict[str, Reader] = {
     "cdp_city_targets": cdp_targets.read,
 }
 
-__all__ = ["READERS", "Reader", "SourceError", "SourceTable"]
+# place authorities: read by ``etl.places.authorities`` into one cached table, not by the fact steps
+AUTHORITY_READERS: dict[str, Reader] = {
+    "census_places_2010": census_places.read,
+    "geonames_admin1": geonames_divisions.read,
+    "geonames_admin2": geonames_divisions.read,
+    "geonames_country_dumps": geonames_dump.read,
+    "geonames_postal": geonames_postal.read,
+}
+
+__all__ = ["AUTHORITY_READERS", "READERS", "Reader", "SourceError", "SourceTable"]

@@ -45,14 +45,18 @@ Outputs (all deterministic: the same mentions give identical, sorted frames):
   row's place, so a place named on many rows counts many times):
 
   - ``mentions``, ``distinct_mentions`` (distinct name, country, admin1, coordinates, place_type);
-  - ``resolved_pct``: matched to a GeoNames place (``city_id`` "gn...");
+  - ``resolved_pct``: matched to an authority: a GeoNames place (``city_id`` "gn..."), a Census
+    place ("cb...") or a postal locality ("pc...") (see ``etl.places.ladder``);
   - ``ambiguous_pct``: several GeoNames candidates and nothing to choose by (provisional id);
   - ``unresolved_pct``: a place name with no acceptable candidate (provisional id);
   - ``not_a_city_pct``: mentions that are not cities by construction and are never matched: regions,
     counties, districts and associations named as such, port districts ("..XX" Schedule D
     codes), non-places (low-value bucket, pseudo-metros); the four shares add up to 100;
   - ``resolved_pct_of_places``: resolved among the mentions that are places the gazetteer
-    could hold (all but ``not_a_city``): the resolver's own hit rate.
+    could hold (all but ``not_a_city``): the resolver's own hit rate; split, over the same
+    mentions, into ``geonames_pct_of_places`` (a GeoNames id), ``authority_pct_of_places`` (any
+    authority, = ``resolved_pct_of_places``), ``ambiguous_pct_of_places`` and
+    ``unresolved_pct_of_places``; ``by_authority_pct`` splits the resolved share by authority.
 
   Plus ``_timing`` (seconds: gazetteer load, distinct mention keys (with making the mentions when
   they come from a generator), resolve, tables) and ``_ids`` (redirect and
@@ -73,6 +77,7 @@ from pandas.api.types import union_categoricals
 from etl.places.countries import iso2_to_iso3
 from etl.places.distance import apply_limits, split_provisional
 from etl.places.gazetteer import load_gazetteer
+from etl.places.ladder import extend as extend_ladder
 from etl.places.resolver import resolve
 
 MENTION_COLUMNS = ["source_id", "source_row", "role", "raw_name", "name", "country", "admin1", "latitude",
@@ -80,9 +85,9 @@ MENTION_COLUMNS = ["source_id", "source_row", "role", "raw_name", "name", "count
 REQUIRED = ["source_id", "source_row", "role", "name", "country"]
 
 # column sets of the resources in datapackage.json (cities, place_identifiers, city_redirects)
-CITY_COLUMNS = ["city_id", "name", "country_iso3", "admin1", "latitude", "longitude", "population",
-                "population_year", "population_source", "area_km2", "geonames_id", "place_type", "part_of_city_id",
-                "resolution_method"]
+CITY_COLUMNS = ["city_id", "name", "country_iso3", "admin1", "admin1_code", "admin1_name", "latitude", "longitude",
+                "coordinates_source", "population", "population_year", "population_source", "area_km2", "geonames_id",
+                "census_geoid", "authority", "authority_id", "place_type", "part_of_city_id", "resolution_method"]
 CROSSWALK_COLUMNS = ["source_id", "id_type", "identifier", "country", "city_id", "status", "method", "score",
                      "mentions"]
 REDIRECT_COLUMNS = ["old_city_id", "city_id", "reason"]
@@ -183,7 +188,7 @@ def _mention_keys(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
-                 country_dict_path: str | Path | None = None) -> PlacesResult:
+                 country_dict_path: str | Path | None = None, raw_paths: dict | None = None) -> PlacesResult:
     """Places of ``mentions``: one frame, or several (the build passes each fact step's as it is made)."""
     t0 = time.perf_counter()
     g = load_gazetteer()
@@ -194,6 +199,9 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
     r = resolve(keys, country_dict_path=country_dict_path, gazetteer=g)
     # a match farther than its source's stated limit from the source's own point is no match
     r, n_too_far = apply_limits(keys, r, g)
+    t_ladder = time.perf_counter()
+    r = extend_ladder(keys, r, g, raw_paths=raw_paths)  # the authorities beyond cities500, for what is still unresolved
+    t_ladder = time.perf_counter() - t_ladder
     # ... and a provisional id (name + country) must not merge namesakes its sources place apart
     r, n_split = split_provisional(keys, r)
     r.attrs.setdefault("timing", {})["mentions"] = len(link)
@@ -217,13 +225,14 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
                       r[["admin1"]].rename(columns={"admin1": "r_admin1"})], axis=1)
     full = full.sort_values("first", ignore_index=True)  # in the order the mentions first name them
 
-    cities = _cities(full, g)
+    cities = _cities(full, g, (raw_paths or {}).get("geonames_admin1"))
     crosswalk = _crosswalk(full)
     redirects = _redirects(full, set(cities["city_id"]))
     report = _report(full)
     report["_timing"] = {"gazetteer_load_s": round(t1 - t0, 3), "mention_keys_s": round(t_keys - t1, 3),
                          "resolve_s": round(t2 - t_keys, 3),
-                         "tables_s": round(time.perf_counter() - t2, 3), **r.attrs.get("timing", {})}
+                         "tables_s": round(time.perf_counter() - t2, 3), "ladder_s": round(t_ladder, 3),
+                         **r.attrs.get("timing", {})}
     hashed = full["provisional_id"].str.contains(r"-h[0-9a-f]{6}$").to_numpy(dtype=bool)
     report["_ids"] = {"cities": int(len(cities)), "geonames_cities": int(cities["geonames_id"].notna().sum()),
                       "redirects": int(len(redirects)),
@@ -254,7 +263,7 @@ class _Groups:
         return out
 
 
-def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
+def _cities(full: pd.DataFrame, g, admin1_path=None) -> pd.DataFrame:
     """One row per city_id, vectorised (the frame is sorted by source_id, source_row)."""
     i3 = iso2_to_iso3()
     cid, cities = pd.factorize(_obj(full["city_id"]), sort=True)
@@ -286,6 +295,15 @@ def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     out["src_admin1"] = G.first(r_admin1, notna(r_admin1))
     out["src_type"] = G.first(r_type, notna(r_type))
     out["area_km2"] = G.first(area, notna(area), fill=np.nan)
+    # the authority that matched (the ladder's, or cities500's) and the point of its match
+    auth = _obj(full["authority"])
+    out["auth"] = G.first(auth, notna(auth))
+    for c in ("authority_id", "census_geoid", "matched_name"):
+        v = _obj(full[c])
+        out["a_" + c] = G.first(v, notna(auth) & notna(v))
+    for c in ("match_latitude", "match_longitude"):
+        v = full[c].to_numpy(dtype=float, na_value=np.nan)
+        out["a_" + c] = G.first(v, notna(auth) & notna(v), fill=np.nan)
 
     # population: a dated source value (latest year, then source_id) > GeoNames > an undated source value.
     # Implausible source values are not used: a year outside YEAR_RANGE makes the value undated;
@@ -319,22 +337,35 @@ def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     pop_cols = pd.DataFrame({"d_pop": d_pop, "d_year": d_year, "d_src": d_src, "u_pop": u_pop, "u_src": u_src})
     if extra:
         add = pd.DataFrame({"city_id": extra, "geonames_id": [float(x[2:]) for x in extra],
-                            "resolution_method": "parent"})
+                            "resolution_method": "parent", "auth": "geonames_cities500",
+                            "a_authority_id": [x[2:] for x in extra]})
         out = pd.concat([out, add], ignore_index=True)
         pop_cols = pop_cols.reindex(range(len(out)))
     gidx = out["geonames_id"].astype("Int64")
     gn = gp.reindex(gidx.fillna(-1).astype("int64").to_numpy())
-    is_gn = gidx.notna().to_numpy()
-    out["name"] = np.where(is_gn, gn["name"].to_numpy(dtype=object), out["src_name"].to_numpy(dtype=object))
+    is_gn = gn["name"].notna().to_numpy()   # in cities500 (a GeoNames id of a dump or division is not)
+    is_auth = out["auth"].notna().to_numpy() & ~is_gn
+    src_or = lambda auth_col, src_col: np.where(is_auth & notna(out[auth_col].to_numpy(dtype=object)),
+                                                out[auth_col].to_numpy(dtype=object), out[src_col].to_numpy(dtype=object))
+    out["name"] = np.where(is_gn, gn["name"].to_numpy(dtype=object), src_or("a_matched_name", "src_name"))
     out["country_iso3"] = np.where(is_gn, gn["country"].map(i3).to_numpy(dtype=object), out["src_iso3"].to_numpy(dtype=object))
     gadm = gn["admin1"].replace("", None).to_numpy(dtype=object)
     out["admin1"] = np.where(is_gn, gadm, out["src_admin1"].to_numpy(dtype=object))
-    out["latitude"] = np.where(is_gn, gn["latitude"].to_numpy(dtype=float), pd.to_numeric(out["src_lat"]).to_numpy(dtype=float))
-    out["longitude"] = np.where(is_gn, gn["longitude"].to_numpy(dtype=float), pd.to_numeric(out["src_lon"]).to_numpy(dtype=float))
+    a_lat, a_lon = out["a_match_latitude"].to_numpy(dtype=float), out["a_match_longitude"].to_numpy(dtype=float)
+    a_xy = is_auth & ~np.isnan(a_lat)
+    src_lat, src_lon = pd.to_numeric(out["src_lat"]).to_numpy(dtype=float), pd.to_numeric(out["src_lon"]).to_numpy(dtype=float)
+    out["latitude"] = np.where(is_gn, gn["latitude"].to_numpy(dtype=float), np.where(a_xy, a_lat, src_lat))
+    out["longitude"] = np.where(is_gn, gn["longitude"].to_numpy(dtype=float), np.where(a_xy, a_lon, src_lon))
+    out["coordinates_source"] = np.select([is_gn, a_xy, ~np.isnan(src_lat)],
+                                          ["geonames_cities500", out["auth"].to_numpy(dtype=object), "source"], None)
+    out["authority"] = np.where(is_gn, "geonames_cities500", out["auth"].to_numpy(dtype=object))
+    out["authority_id"] = np.where(is_gn, gidx.astype("string").to_numpy(dtype=object), out["a_authority_id"].to_numpy(dtype=object))
+    out["census_geoid"] = out["a_census_geoid"]
+    _admin1_names(out, admin1_path)
     pid = out["parent"].astype("Int64")
     out["part_of_city_id"] = ("gn" + pid.astype("string")).where(pid.notna())
     out.loc[out["part_of_city_id"] == out["city_id"], "part_of_city_id"] = pd.NA
-    out["place_type"] = np.where(is_gn, np.where(out["part_of_city_id"].notna(), "district", "city"),
+    out["place_type"] = np.where(is_gn | is_auth, np.where(out["part_of_city_id"].notna(), "district", "city"),
                                  out["src_type"].fillna("city").to_numpy(dtype=object))
 
     gnpop = pd.Series(gn["population"].to_numpy(), index=out.index).where(lambda x: x > 0)
@@ -353,10 +384,29 @@ def _cities(full: pd.DataFrame, g) -> pd.DataFrame:
     out = out[CITY_COLUMNS].sort_values("city_id", ignore_index=True)
     return out.astype({
         "city_id": "string", "name": "string", "country_iso3": "string", "admin1": "string",
+        "admin1_code": "string", "admin1_name": "string", "coordinates_source": "string", "census_geoid": "string",
+        "authority": "string", "authority_id": "string",
         "latitude": float, "longitude": float, "population": "Int64", "population_year": "Int64",
         "population_source": "string", "area_km2": float, "geonames_id": "Int64", "place_type": "string",
         "part_of_city_id": "string", "resolution_method": "string",
     })
+
+
+def _admin1_names(out: pd.DataFrame, path=None) -> None:
+    """``admin1_name`` (GeoNames') and ``admin1_code`` (ISO 3166-2 where it agrees, see
+    ``etl.places.subdivisions``) from the country and the GeoNames admin1 code."""
+    from etl.places.countries import iso3_to_iso2
+    from etl.places.subdivisions import admin1_lookup
+    look = admin1_lookup(path)
+    if look is None:
+        out["admin1_name"], out["admin1_code"] = None, None
+        return
+    i2 = iso3_to_iso2()
+    cc = pd.Series(out["country_iso3"]).map(lambda c: i2.get(c) if isinstance(c, str) else None)
+    q = pd.DataFrame({"cc": cc.to_numpy(dtype=object), "admin1": pd.Series(out["admin1"]).to_numpy(dtype=object)})
+    m = q.merge(look.astype(object), on=["cc", "admin1"], how="left")
+    out["admin1_name"] = m["admin1_name"].to_numpy(dtype=object)
+    out["admin1_code"] = m["admin1_code"].to_numpy(dtype=object)
 
 
 # ---- crosswalk / redirects / report ------------------------------------------------------------
@@ -440,7 +490,10 @@ def _redirects(full: pd.DataFrame, live: set) -> pd.DataFrame:
     n = res.groupby("provisional_id")["city_id"].transform("nunique")
     res = res[(n == 1) & ~res["provisional_id"].isin(live)]
     out = res.rename(columns={"provisional_id": "old_city_id"})[["old_city_id", "city_id"]].drop_duplicates()
-    out = out.assign(reason="matched_to_geonames")
+    # why: the kind of id it now has (GeoNames, a Census place, a postal locality)
+    kind = out["city_id"].str.extract(r"^(gn|cb|pc)", expand=False).map(
+        {"gn": "matched_to_geonames", "cb": "matched_to_census_place", "pc": "matched_to_postal_locality"})
+    out = out.assign(reason=kind.fillna("matched_to_geonames"))
     return out.sort_values(["old_city_id", "city_id"], ignore_index=True)[REDIRECT_COLUMNS].astype("string")
 
 
@@ -464,5 +517,13 @@ def _report(full: pd.DataFrame) -> dict:
             "unresolved_pct": pct(grp["status"].eq("unresolved") & ~nac),
             "not_a_city_pct": pct(nac),
             "resolved_pct_of_places": pct(resolved, n - count(nac)),
+            # of the mentions that are places: GeoNames id, any authority, ambiguous, unresolved
+            "geonames_pct_of_places": pct(resolved & grp["geonames_id"].notna(), n - count(nac)),
+            "authority_pct_of_places": pct(resolved, n - count(nac)),
+            "ambiguous_pct_of_places": pct(grp["status"].eq("ambiguous"), n - count(nac)),
+            "unresolved_pct_of_places": pct(grp["status"].eq("unresolved") & ~nac, n - count(nac)),
+            "by_authority_pct": {str(a): round(100.0 * float(v) / max(n - count(nac), 1), 2) for a, v in
+                                 w[resolved.to_numpy(dtype=bool)].groupby(
+                                     grp["authority"][resolved.to_numpy(dtype=bool)].to_numpy()).sum().items()},
         }
     return rep
