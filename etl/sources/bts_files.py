@@ -114,24 +114,20 @@ def stripped(raw: RawFiles, columns: list[str]) -> dict[str, pa.ChunkedArray]:
     return {c: pc.utf8_trim_whitespace(raw.table[c]) for c in columns}
 
 
-def fullmatch(values: pa.ChunkedArray, pattern: str) -> np.ndarray:
-    return pc.match_substring_regex(values, f"^(?:{pattern})$").to_numpy()
-
-
 def digits(values: pa.ChunkedArray, low: int = 1, high: int = 18) -> np.ndarray:
-    """``fullmatch(values, r"\\d{low,high}")`` (ASCII digits), without the regex engine: a tenth of its time."""
+    """Texts of ``low``..``high`` ASCII digits (regex ``\\d{low,high}``), without the regex engine: a tenth of its time."""
     length = pc.utf8_length(values).to_numpy()
     decimal = pc.fill_null(pc.ascii_is_decimal(values), False).to_numpy()
     return (length >= low) & (length <= high) & (decimal | (length == 0))
 
 
 def months(values: pa.ChunkedArray) -> np.ndarray:
-    """``fullmatch(values, MONTH_PATTERN)``: 1-12, with or without a leading zero."""
+    """Texts matching ``MONTH_PATTERN``: 1-12, with or without a leading zero."""
     return isin(values, [f"{m}" for m in range(1, 13)] + [f"0{m}" for m in range(1, 10)])
 
 
 def port_codes(values: pa.ChunkedArray) -> np.ndarray:
-    """``fullmatch(values, PORT_PATTERN)``: four digits, or two digits and "XX"."""
+    """Texts matching ``PORT_PATTERN``: four digits, or two digits and "XX"."""
     four = pc.utf8_length(values).to_numpy() == 4
     head = pc.utf8_slice_codeunits(values, 0, 2)
     tail = pc.utf8_slice_codeunits(values, 2, 4)
