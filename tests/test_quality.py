@@ -410,8 +410,11 @@ def test_release_check_catches_a_csv_that_disagrees_with_the_schema(release, tmp
 
 def test_release_check_catches_a_changed_file(release, tmp_path):
     stage = _stage(release, tmp_path)
-    with open(stage / "data" / "cities.csv", "a", encoding="utf-8") as fh:
-        fh.write("gn1,Extra,,,,,,,,,,city,,\n")
+    cities_csv = stage / "data" / "cities.csv"
+    header = cities_csv.open(encoding="utf-8").readline().rstrip("\n").split(",")
+    extra = {"city_id": "gn1", "name": "Extra", "place_type": "city"}
+    with open(cities_csv, "a", encoding="utf-8") as fh:
+        fh.write(",".join(extra.get(column, "") for column in header) + "\n")
     with pytest.raises(gate.GateFailure) as exc:
         gate.check_release(stage, console=Console(file=io.StringIO()))
     assert {r.check for r in exc.value.errors if r.resource == "cities-csv"} >= {"bytes", "hash"}

@@ -96,7 +96,9 @@ def check_contract(t: SourceTable, source_id: str) -> None:
 
 def test_readers_registry():
     # dot3 annual: the dot3 reader, tested with monthly; Wikidata P190: tests/test_wikidata_twins.py
-    assert set(READERS) == set(FILES) | {"bts_dot3_annual", "wikidata_twins_2017"}
+    # CDP emissions and targets: tests/test_cdp_*.py
+    assert set(READERS) == set(FILES) | {"bts_dot3_annual", "wikidata_twins_2017", "cdp_city_emissions",
+                                         "cdp_city_targets"}
     assert READERS["bts_dot3_annual"] is READERS["bts_dot3_monthly"] is bts_dot3.read
     assert READERS["climactor_dec2022"] is READERS["climactor_sep2022"] is climactor_contextuals.read
 
