@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -559,9 +558,7 @@ def test_gate_on_the_real_build(real_build):
 
     (Whether it passes the expectations' thresholds is asserted by test_pipeline.)"""
     build_dir, report = real_build
-    t = time.perf_counter()
     result, console = run_gate(build_dir)
-    elapsed = time.perf_counter() - t
     assert not [r for r in result.results if r.suite in ("descriptor", "table-schema") and r.failed], console
     assert not [r for r in result.results if "could not run" in r.message]
     assert not [r for r in result.results if r.skipped]
@@ -571,7 +568,6 @@ def test_gate_on_the_real_build(real_build):
     for sid, v in q["place_resolution"].items():   # the crosswalk and the build report count the same mentions
         if "build_report" in v and "mentions" in v:
             assert v["mentions"] == v["build_report"]["mentions"], sid
-    assert elapsed < 30, f"gate took {elapsed:.1f}s"
 
 
 # --------------------------------------------------------------------------- suites started early by the build

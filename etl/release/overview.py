@@ -134,7 +134,7 @@ def headline(data: Path) -> dict:
     mayors = pledges.loc[pledges["initiative_id"].isin(ini.loc[ini["name"] == "Climate Mayors", "initiative_id"]),
                          "city_id"].astype(str).unique()
     f = f[f["city_id"].isin(mayors)]
-    per = f.pivot_table(index="city_id", columns="flow", values="value_usd", aggfunc="sum").reindex(
+    per = f.pivot_table(index="city_id", columns="flow", values="value_usd", aggfunc="sum", observed=True).reindex(
         columns=["export", "import"]).fillna(0.0)
     per["total"] = per["export"] + per["import"]
     per = per.sort_values("total", ascending=False, kind="stable").head(TOP_N)
