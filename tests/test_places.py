@@ -237,6 +237,30 @@ def test_ambiguity_is_never_guessed(gaz):
     assert r["status"].iat[3] == "ambiguous"                       # Oregon vs Maine: < 10x
 
 
+def test_population_tells_namesakes_apart_without_coordinates(gaz):
+    """CDP gives no coordinates for many reporters but a population: of several namesakes, the
+    only one of about that size is the place; two of that size stay ambiguous."""
+    rows = [("Junín", "ARG", None, None, None, "city", 93274),          # Buenos Aires (87.5k), not Mendoza (10k)
+            ("Junín", "ARG", None, None, None, "city", None),
+            ("La Paz", "ARG", None, None, None, "city", 25808),         # Entre Ríos (24.7k), not Mendoza (9.6k)
+            ("Santa Bárbara", "BRA", None, None, None, "city", 31604)]  # Minas Gerais 30k and Bahia 21k both fit
+    df, r = _resolve(rows, gaz)
+    assert (r["geonames_id"].iat[0], r["method"].iat[0]) == (3853354, "exact_primary_population_match")
+    assert r["status"].iat[1] == "ambiguous"
+    assert r["geonames_id"].iat[2] == 3432079
+    assert r["status"].iat[3] == "ambiguous"
+
+
+def test_coordinates_of_a_namesake_abroad_are_dropped_not_trusted(gaz):
+    rows = [("Perth", "AUS", None, 56.395, -3.431, "city"),     # geocoded to Perth, Scotland
+            ("Zufre", "ESP", None, 48.01667, 38.26667, "city"),  # a point in Ukraine
+            ("Perth", "GBR", None, 56.395, -3.431, "city")]      # the point is the place's: kept
+    df, r = _resolve(rows, gaz)
+    assert r["geonames_id"].iat[0] == 2063523 and r["method"].iat[0].endswith("_coords_abroad")
+    assert r["geonames_id"].iat[1] == 2509304 and r["method"].iat[1].endswith("_coords_abroad")
+    assert r["method"].iat[2].endswith("_coords") and "abroad" not in r["method"].iat[2]
+
+
 def test_alternate_name_traps(gaz):
     # "El Paso" is an alternate name of Colorado Springs, "Athens" of Oshkosh, "Los Angeles" a town in Spain
     df, r = _resolve([("El Paso", "US", "CO"), ("Los Angeles", "Spain"), ("Los Angeles", "United States")], gaz)
@@ -249,14 +273,18 @@ def test_coordinates(gaz):
     rows = [
         ("Ambler, PA", "USA", "Pennsylvania", 67.085, -157.86),            # wrong coords, name + state agree
         ("Toro", "ITA", "Campobasso", 43.74167, -79.37333, "city", 1430),  # Toronto coords, population matches
-        ("Toro", "ITA", "Campobasso", 43.74167, -79.37333, "city", None),  # same without population: refused
+        ("Toro", "ITA", "Campobasso", 43.74167, -79.37333, "city", None),  # without population: the point is abroad
         ("Bradford", "GBR", None, 53.792, 1.754, "city", 533900),           # sign error in longitude
         ("Delia", "ITA", "Caltanissetta", 37.0, 13.0, "city", 4503),       # whole-degree coordinates
+        ("Toro", "ITA", None, 45.4642, 9.19, "city", None),                # a point in Italy, far from Toro: refused
     ]
     df, r = _resolve(rows, gaz)
     assert r["status"].iat[0] == "resolved" and r["admin1"].iat[0] == "PA" and r["distance_km"].iat[0] > 1000
     assert r["status"].iat[1] == "resolved" and "population_match" in r["method"].iat[1]
-    assert r["status"].iat[2] == "unresolved"
+    # Toronto's point is in Canada: it says nothing about an Italian place, whose name decides
+    assert r["status"].iat[2] == "resolved" and r["method"].iat[2].endswith("_coords_abroad")
+    assert r["geonames_id"].iat[2] == r["geonames_id"].iat[1]
+    assert r["status"].iat[5] == "unresolved"
     assert r["status"].iat[3] == "resolved" and r["method"].iat[3].endswith("_fixed")
     assert r["status"].iat[4] == "resolved"
 

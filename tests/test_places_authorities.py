@@ -20,7 +20,7 @@ from tests.conftest import FIXTURES, requires_mirror
 F = FIXTURES / "authorities"
 FILES = {"census_places_2010": "Gaz_places_national.csv", "geonames_admin1": "admin1CodesASCII.txt",
          "geonames_admin2": "admin2Codes.txt", "geonames_country_dumps": ["NL.txt", "DK.txt"],
-         "geonames_postal": ["US.txt"]}
+         "geonames_postal": ["US.txt", "ES.txt"]}
 
 
 def _read(sid):
@@ -64,6 +64,17 @@ def test_postal_rows_of_one_village_are_one_locality_and_namesakes_far_apart_sta
     pc = table[table["authority"].eq("postal")]
     assert pc[pc["key"] == "twinforks"]["city_id"].tolist() == ["pc-us-58001-twin-forks"]
     assert len(pc[pc["key"] == "panoramaheights"]) == 2
+
+
+def test_spanish_postal_names_with_the_article_last_match_in_reading_order(table):
+    """ES postal writes "Omellons, Els" and "Albiol, L'"; pledge lists write "Els Omellons", "L'Albiol"."""
+    pc = table[table["authority"].eq("postal") & table["cc"].eq("ES")]
+    assert set(pc.groupby("city_id")["key"].nunique()) == {1, 2}       # "Nulles" has one key, the others two
+    r = _resolve(table, [{"name": "Els Omellons", "country": "Spain", "latitude": 41.5, "longitude": 0.97},
+                         {"name": "L'Albiol", "country": "Spain"}, {"name": "Omellons", "country": "Spain"}])
+    assert r["city_id"].tolist()[:2] == ["pc-es-25412-omellons-els", "pc-es-43479-albiol-l"]
+    assert r["method"].tolist()[:2] == ["authority_postal_coords", "authority_postal"]
+    assert r["status"].iat[2] == "unresolved"  # the article is part of the name: "Omellons" alone is not listed
 
 
 def test_sweet_grass_port_in_montana_is_the_census_place_not_alberta(table):

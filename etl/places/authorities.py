@@ -17,7 +17,9 @@ Each row has ``key`` (``normalise`` of the name, spaces removed) and, as a secon
 with its designator removed ("gladsaxe kommune" -> "gladsaxe", ``designator_key``), flagged
 ``stripped``. ``admin1`` is the GeoNames admin1 code ("MT", "18"): postal admin names are mapped
 to it by name (their own codes differ: ES "AN" is GeoNames "51"); US Census and US postal state
-abbreviations are GeoNames' codes already. Divisions have no coordinates.
+abbreviations are GeoNames' codes already. Divisions have no coordinates. Spanish postal names
+put the article last ("Omellons, Els", "Albiol, L'", "Cabanyes, Les (Pallars)"): such a row
+gets a third key in reading order ("Els Omellons", "L'Albiol"), the way pledge lists write them.
 
 Building it reads ~560k raw rows (about 4 s); the table is cached in ``build/cache`` as one
 Arrow file keyed by the sha256 of the authority files in the manifest and this module's source,
@@ -29,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,9 @@ POSTAL_MERGE_KM = 10.0   # postal rows of one name, admin1 and admin2 closer tha
 
 # what a division's name says of its kind, which a pledge by that municipality never writes
 # ("Partido de Villarino", "Sol Plaatje Local Municipality"); never " county" (a US city is not its county)
+# "Omellons, Els" / "Albiol, L'" / "Merca, A (Ourense)": a trailing article (and the parish or
+# municipality in brackets), as GeoNames' Spanish postal file writes Catalan/Galician/Spanish names
+_ARTICLE_LAST = r"^(?P<rest>[^,()]+), (?P<article>a|o|as|os|l'|la|el|les|els|los|las|lo)(?: \([^()]*\))?$"
 _DIVISION = r"^(?:departamento de |partido de |provincia de |comuna de |nomos )|(?: local municipality| metropolitan municipality| kommune| kommun| belediyesi)$"
 
 
@@ -110,6 +116,7 @@ def build_table(tables: dict) -> pd.DataFrame:
         "latitude": c["latitude"], "longitude": c["longitude"], "census_geoid": c["geoid"]}))
 
     parts.append(_postal_localities(tables["geonames_postal"], a1))
+    parts.append(_article_first(parts[-1]))
     t = pd.concat(parts, ignore_index=True)
     t = t[t["name"].notna() & t["geonames_id"].notna() | t["authority"].isin(["census_place", "postal"])]
     t["rank"] = t["authority"].map(RANKS).astype("int8")
@@ -136,6 +143,16 @@ def build_table(tables: dict) -> pd.DataFrame:
                            "longitude": float, "population": "Int64", "geonames_id": "Int64",
                            "census_geoid": "string", "postcode": "string"})
     return t.reset_index(drop=True)
+
+
+def _article_first(postal: pd.DataFrame) -> pd.DataFrame:
+    """The postal rows whose name puts the article last, named again in reading order
+    ("Omellons, Els" -> "Els Omellons", "Albiol, L'" -> "L'Albiol"): same place, same id."""
+    parts = postal["name"].astype("string").str.extract(_ARTICLE_LAST, flags=re.IGNORECASE)
+    hit = parts["rest"].notna().to_numpy()
+    article = parts.loc[hit, "article"]
+    joiner = np.where(article.str.endswith("'").to_numpy(dtype=bool), "", " ")
+    return postal[hit].assign(name=(article + joiner + parts.loc[hit, "rest"].str.strip()).to_numpy(dtype=object))
 
 
 def _postal_localities(p: pd.DataFrame, a1: pd.DataFrame) -> pd.DataFrame:

@@ -83,7 +83,8 @@ place_type, population) is resolved once; gazetteer look-ups are hash look-ups, 
      population is within 2.5x of the population the source gives ("_population_match":
      the source's coordinates are off);
    - no coordinates: the best rank; several left -> the largest wins when it is a primary
-     match with more than 10x the population of the next ("_population"), or all are within
+     match with more than 10x the population of the next ("_population"), or the only one whose
+     population is within 2.5x of the one the source gives ("_population_match"), or all are within
      10 km of each other in the same admin1 (one place entered twice, "_cluster"); otherwise
      "ambiguous", never a guess; so is a unique alternate-name match that is a truncated word of
      the place's primary name ("Lund" -> Lundamo).
@@ -116,6 +117,7 @@ import pandas as pd
 
 from etl.places import ids as idmod
 from etl.places.admin1 import US_TERRITORIES, admin1_code, us_state_codes
+from etl.places.abroad import SUFFIX as ABROAD_SUFFIX, is_abroad
 from etl.places.countries import (country_name_index, iso2_to_iso3, iso3_to_iso2, resolve_country_field,
                                   territory_names)
 from etl.places.gazetteer import (_SEP, Gazetteer, designator_key, designator_key_many, haversine_km,
@@ -208,6 +210,7 @@ class _Ctx:
         self.countries = country_name_index()
         self.parent_cache: dict = {}
         self.i2 = iso3_to_iso2()
+        self.gazetteer_ccs = set(pd.unique(g.cc).tolist())  # ISO2 codes the gazetteer has places of
 
     # --- name -> candidate arrays --------------------------------------------------------
     def cands(self, cc: str | None, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -317,6 +320,14 @@ class _Ctx:
             if top > DOMINANCE * max(second, 1) and top >= 1000:
                 return Pick("resolved", int(p2[o[0]]), TIER[best] + suffix + "_population", TIER_SCORE[best], n=n,
                             cands=self._top(pos))
+        if not guard and best <= 1 and mpop:
+            # of the namesakes, only one has the population the source gives (CDP's "Junín", 93,274
+            # inhabitants: Junín, Buenos Aires, 87,509, not Junín, Mendoza, 10,442)
+            ratio = pops / mpop
+            fits = (pops > 0) & (ratio >= 1 / POP_MATCH) & (ratio <= POP_MATCH)
+            if fits.sum() == 1:
+                return Pick("resolved", int(p2[fits][0]), TIER[best] + suffix + "_population_match", TIER_SCORE[best],
+                            n=n, cands=self._top(pos))
         # one place entered twice (a town and its village centre): all within CLUSTER_KM
         lead = p2[o[0]]
         if (not guard and (g.admin1[p2] == g.admin1[lead]).all()
@@ -963,16 +974,39 @@ def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer
             creg_l[i] if isinstance(creg_l[i], str) else None,
             None if math.isnan(la) else la, None if math.isnan(lo) else lo, ty or None,
             None if math.isnan(pops[i]) or pops[i] <= 0 else float(pops[i])))
+    abroad = _retry_abroad(ctx, outs, names_l, iso3_l, a1_l, cad_l, creg_l, ty_l, lats, lons, pops)
+    lats, lons = np.where(abroad, np.nan, lats), np.where(abroad, np.nan, lons)
     t1 = time.perf_counter()
     _fuzzy(ctx, outs, lats, lons)
     _qualifier_conflicts(outs)
     t2 = time.perf_counter()
 
     res = _to_frame(ctx, outs, dk)
+    res["coords_abroad"] = abroad
     out = res.iloc[codes].set_axis(mentions.index)
     out.attrs["timing"] = {"distinct": len(dk), "fast_path": n_fast, "mentions": n, "rules_s": round(t1 - t0, 3),
                            "fuzzy_s": round(t2 - t1, 3), "total_s": round(time.perf_counter() - t0, 3)}
     return out
+
+
+def _retry_abroad(ctx: _Ctx, outs: list[Out], names_l, iso3_l, a1_l, cad_l, creg_l, ty_l, lats, lons, pops) -> np.ndarray:
+    """Mentions left unresolved whose coordinates lie in another country (``etl.places.abroad``):
+    resolved again without them. Returns the mask of those points (the ladder drops them too)."""
+    abroad = np.zeros(len(outs), dtype=bool)
+    for i, o in enumerate(outs):
+        if o.method != "unresolved" or math.isnan(lats[i]) or math.isnan(lons[i]) or not iso3_l[i]:
+            continue
+        if not is_abroad(ctx.g, float(lats[i]), float(lons[i]), ctx.i2.get(iso3_l[i]), ctx.gazetteer_ccs):
+            continue
+        abroad[i] = True
+        again = _resolve_one(
+            ctx, names_l[i], iso3_l[i], a1_l[i] or None,
+            cad_l[i] if isinstance(cad_l[i], str) else None, creg_l[i] if isinstance(creg_l[i], str) else None,
+            None, None, ty_l[i] or None, None if math.isnan(pops[i]) or pops[i] <= 0 else float(pops[i]))
+        if again.status == "resolved":
+            again.method += ABROAD_SUFFIX
+        outs[i] = again
+    return abroad
 
 
 def _qualifier_conflicts(outs: list[Out]) -> None:

@@ -199,6 +199,9 @@ def build_places(mentions: pd.DataFrame | Iterable[pd.DataFrame],
     r = resolve(keys, country_dict_path=country_dict_path, gazetteer=g)
     # a match farther than its source's stated limit from the source's own point is no match
     r, n_too_far = apply_limits(keys, r, g)
+    # a point the resolver found in another country is not the place's (etl.places.abroad)
+    keys.loc[r["coords_abroad"].to_numpy(dtype=bool), ["latitude", "longitude"]] = np.nan
+    r = r.drop(columns="coords_abroad")
     t_ladder = time.perf_counter()
     r = extend_ladder(keys, r, g, raw_paths=raw_paths)  # the authorities beyond cities500, for what is still unresolved
     t_ladder = time.perf_counter() - t_ladder
