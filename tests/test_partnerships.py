@@ -237,3 +237,34 @@ def test_real_sides_are_cities_and_degrees_add_up(real):
     assert per_city.set_index("city_id").loc["gn5368361", "partnerships"] >= 3
     mex_usa = per_country[(per_country["country_a_iso3"] == "MEX") & (per_country["country_b_iso3"] == "USA")]
     assert len(mex_usa) == 1 and mex_usa["partnerships"].iloc[0] > 0
+
+
+# ---- a list pair that Wikidata states too takes Wikidata's points ------------------------------------
+def test_list_pair_stated_by_wikidata_takes_its_points_and_resolves_the_namesake(tmp_path):
+    from etl.places.resolver import resolve
+    from etl.sources import wikidata_twins
+    (tmp_path / "twins.csv").write_text(
+        "city1,country1,city2,country2\n"
+        "Dresden,Germany,Columbus,United States\n"      # Wikidata: Columbus, Ohio
+        "Dresden,Germany,Springfield,United States\n"   # Wikidata: two different Springfields -> no point
+        "Columbus,United States,Hamburg,Germany\n",     # not in Wikidata: stays without a point
+        encoding="utf-8")
+    head = ("origincityLabel\torigincountry\toriginlat\toriginlong\toriginpopulation\tsistercityLabel\t"
+            "destinationlat\tdestinationlong\tdestinationpopulation\tdestination_countryLabel\tdist\teu\n")
+    (tmp_path / "germany.tsv").write_text(
+        head + "Dresden\tGermany\t51.05\t13.74\t543825\tColumbus\t39.9612\t-82.9988\t879170\tUnited States of America\t6900\tEU\n"
+        "Dresden\tGermany\t51.05\t13.74\t543825\tSpringfield\t39.80\t-89.64\t116250\tUnited States of America\t7500\tEU\n"
+        "Dresden\tGermany\t51.05\t13.74\t543825\tSpringfield\t42.10\t-72.59\t153606\tUnited States of America\t6200\tEU\n",
+        encoding="utf-8")
+    tables = {"twin_cities": twin_cities.read(tmp_path / "twins.csv", "twin_cities"),
+              "wikidata_twins_2017": wikidata_twins.read([tmp_path / "germany.tsv"], "wikidata_twins_2017")}
+    m = step.mentions(tables)
+    twin = m[m["source_id"] == "twin_cities"].reset_index(drop=True)
+    pts = twin[["latitude", "longitude"]].astype(float)
+    assert pts.iloc[1].tolist() == pytest.approx([39.96, -83.0])   # Columbus, as Wikidata places it
+    assert pts.iloc[0].tolist() == pytest.approx([51.05, 13.74])   # Dresden too
+    assert pts.iloc[2:].isna().all().all()                         # the Springfields disagree: no point
+    assert pts.iloc[4:].isna().all().all()                         # a pair Wikidata does not state
+    r = resolve(twin)
+    assert r["geonames_id"].iat[1] == 4509177 and r["method"].iat[1].endswith("_coords")  # Columbus, Ohio
+    assert r["status"].iat[4] == "ambiguous"                       # the bare "Columbus, United States"

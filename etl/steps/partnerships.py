@@ -59,8 +59,9 @@ def _country_field(data: pd.DataFrame, k: str) -> pd.Series:
 
 
 def mentions(tables: dict[str, SourceTable]) -> pd.DataFrame:
-    """The place mentions of both sources: the Wikipedia list's, then Wikidata's (with coordinates)."""
-    frames = [_twin_mentions(tables), _wikidata_mentions(tables)]
+    """The place mentions of both sources: the Wikipedia list's, then Wikidata's (with coordinates).
+    A list pair that Wikidata states too takes Wikidata's points for its sides (``wikidata_points``)."""
+    frames = [wikidata_points(_twin_mentions(tables), tables), _wikidata_mentions(tables)]
     frames = [f for f in frames if len(f)] or frames[:1]
     if len(frames) == 1:
         return frames[0]
@@ -140,6 +141,43 @@ def _twin_mentions(tables: dict[str, SourceTable]) -> pd.DataFrame:
     }
     return pd.DataFrame({c: columns[c] if c in columns else _missing(t, 2 * n) for c, t in MENTION_DTYPES.items()},
                         copy=False)
+
+
+def wikidata_points(twin: pd.DataFrame, tables: dict[str, SourceTable]) -> pd.DataFrame:
+    """The list names places without coordinates, so "Columbus, United States" (twinned with
+    Dresden) is one of a dozen namesakes. When Wikidata states the same pair -- both sides'
+    names and countries equal once normalised, either way round -- its items' points are those
+    places' points: the resolver then reads "Columbus" with the coordinates of Columbus, Ohio.
+    A pair Wikidata states with different points (namesakes twinned with one city) lends none."""
+    wd = tables.get(WIKIDATA_ID)
+    if wd is None or wd.data.empty or twin.empty:
+        return twin
+    from etl.places.countries import resolve_country_field
+    from etl.places.gazetteer import normalise_many
+    d = wd.data
+    norm = lambda v: normalise_many(pd.Series(v, dtype=object).astype(object).to_numpy(dtype=object))
+    a, b = norm(d["origin_name"]), norm(d["partner_name"])
+    ai, bi = d["origin_iso3"].astype(object).to_numpy(), d["partner_iso3"].astype(object).to_numpy()
+    alat, alon = d["origin_lat"].to_numpy(dtype=float, na_value=np.nan), d["origin_lon"].to_numpy(dtype=float, na_value=np.nan)
+    blat, blon = d["partner_lat"].to_numpy(dtype=float, na_value=np.nan), d["partner_lon"].to_numpy(dtype=float, na_value=np.nan)
+    # each stated pair both ways round: (name, country) of one side, of the other, and their points
+    pairs = pd.DataFrame({"n1": np.r_[a, b], "c1": np.r_[ai, bi], "n2": np.r_[b, a], "c2": np.r_[bi, ai],
+                          "lat1": np.r_[alat, blat], "lon1": np.r_[alon, blon],
+                          "lat2": np.r_[blat, alat], "lon2": np.r_[blon, alon]}).dropna()
+    pairs = pairs.round({"lat1": 2, "lon1": 2, "lat2": 2, "lon2": 2}).drop_duplicates()
+    key = ["n1", "c1", "n2", "c2"]
+    pairs = pairs[~pairs.duplicated(key, keep=False)]  # one pair, two different points: lend none
+    countries = twin["country"].astype(object)
+    iso3 = countries.map(resolve_country_field(countries.dropna().unique())["iso3"]).to_numpy(dtype=object)
+    names = norm(twin["name"].astype(object))
+    rows = pd.DataFrame({"n1": names[0::2], "c1": iso3[0::2], "n2": names[1::2], "c2": iso3[1::2]})
+    hit = rows.merge(pairs, on=key, how="left", validate="many_to_one")
+    lat = np.column_stack([hit["lat1"].to_numpy(dtype=float), hit["lat2"].to_numpy(dtype=float)]).ravel()
+    lon = np.column_stack([hit["lon1"].to_numpy(dtype=float), hit["lon2"].to_numpy(dtype=float)]).ravel()
+    out = twin.copy()
+    out["latitude"] = pd.array(lat, dtype="Float64").fillna(out["latitude"]) if "latitude" in out else pd.array(lat, dtype="Float64")
+    out["longitude"] = pd.array(lon, dtype="Float64").fillna(out["longitude"]) if "longitude" in out else pd.array(lon, dtype="Float64")
+    return out
 
 
 def _missing(dtype: str, n: int) -> pd.api.extensions.ExtensionArray:
