@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from etl.bench import INFLATION, REPEAT, SHIFT_MONTHS, inflate_file, inflate_sources, split_header
+from etl.bench.inflate import INFLATION, REPEAT, SHIFT_MONTHS, inflate_file, inflate_sources, split_header
 from etl.sources import READERS
 
 DOT1_HEADER = (b"TRDTYPE,USASTATE,DEPE,DISAGMOT,MEXSTATE,CANPROV,COUNTRY,VALUE,SHIPWT,FREIGHT_CHARGES,DF,CONTCODE,"
@@ -151,7 +151,7 @@ def test_lookups_are_not_inflated(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("RAW_MIRROR"), reason="RAW_MIRROR not set: no real files to inflate")
 def test_mirror_files_inflate_exactly(tmp_path):
-    from etl.bench import mirror_paths
+    from etl.bench.inflate import mirror_paths
     sources = mirror_paths(Path(os.environ["RAW_MIRROR"]))
     inflated = inflate_sources(sources, 2, tmp_path)
     from etl.sources import AUTHORITY_READERS
