@@ -162,3 +162,15 @@ def test_mirror_files_inflate_exactly(tmp_path):
         _assert_scaled(sid, base, big, 2 if sid in INFLATION else 1)
     dot1 = READERS["bts_dot1_201501"](inflated["bts_dot1_201501"], "bts_dot1_201501").data
     assert sorted(dot1["period_start"].dt.strftime("%Y-%m").unique()) == ["2015-01", "2015-02"]
+
+
+def test_worker_spec_keeps_file_sets_as_lists():
+    """A source that is a set of files (a month each) must reach the worker's build as a list:
+    written as one string it named no file at all and every scale run failed."""
+    import json
+    from pathlib import Path
+    from etl.bench.scale import paths_from_json, paths_to_json
+    paths = {"twin_cities": Path("/m/twin_cities_raw.csv"),
+             "wikidata_twins_2017": [Path("/m/uk.tsv"), Path("/m/italy.tsv")]}
+    back = paths_from_json(json.loads(json.dumps(paths_to_json(paths))))
+    assert back == paths and isinstance(back["wikidata_twins_2017"], list)

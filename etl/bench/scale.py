@@ -60,13 +60,23 @@ def stage_peaks(samples: list[tuple[float, float]], timings: dict[str, float]) -
     return out
 
 
+def paths_to_json(paths: dict) -> dict:
+    """Source paths for the worker's spec: a source that is a set of files stays a list."""
+    return {k: [str(p) for p in v] if isinstance(v, (list, tuple)) else str(v) for k, v in paths.items()}
+
+
+def paths_from_json(spec: dict) -> dict:
+    """The inverse of ``paths_to_json``: what ``build.run(raw_paths=...)`` takes."""
+    return {k: [Path(p) for p in v] if isinstance(v, list) else Path(v) for k, v in spec.items()}
+
+
 def scale_worker(spec_path: str) -> None:
     """Run in a fresh interpreter: the data stages over the inflated files; write timings as JSON."""
     spec = json.loads(Path(spec_path).read_text())
     t0 = time.perf_counter()
     from etl import build
     imported = time.perf_counter() - t0
-    paths = {k: Path(v) for k, v in spec["raw_paths"].items()}
+    paths = paths_from_json(spec["raw_paths"])
     stop, rss_log = threading.Event(), Path(spec["rss_log"])
     start = time.perf_counter()
     sampler = threading.Thread(target=_sample_rss, args=(rss_log, threading.main_thread().ident, stop, start),
@@ -96,7 +106,7 @@ def run_scale(factor: int, sources: dict[str, Path], work: Path, say, profile_di
     inflated = inflate_sources(sources, factor, fdir / "raw")
     generate = time.perf_counter() - t0
     input_mb = sum(p.stat().st_size for sid, p in inflated.items() if sid in INFLATION) / 1e6
-    spec = {"raw_paths": {k: str(v) for k, v in inflated.items()}, "out_dir": str(fdir / "build"),
+    spec = {"raw_paths": paths_to_json(inflated), "out_dir": str(fdir / "build"),
             "result": str(fdir / "result.json"), "rss_log": str(fdir / "rss.tsv"),
             "profile": str(profile_dir / f"scale-{factor}x.prof") if profile_dir else None}
     (fdir / "spec.json").write_text(json.dumps(spec))
