@@ -60,6 +60,13 @@ def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: 
     places = build_places((step.mentions(tables) for step in steps),
                           country_dict_path=raw_paths.get("climactor_country_dict"), raw_paths=raw_paths)
     timings["resolve"] = time.perf_counter() - t
+    for step in steps:  # raw rows a step has already reduced are handed back (see etl.steps.base)
+        release = getattr(step, "release_inputs", None)
+        if release is not None:
+            release(tables)
+    from etl.places.gazetteer import load_gazetteer
+    load_gazetteer.cache_clear()  # resolution is done: the gazetteer (~200 MB) is not held while building
+    release_memory()
 
     t = time.perf_counter()
     resolved = places.mention_city_ids  # one row per mention, in step order; index 0..n-1
@@ -76,14 +83,16 @@ def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: 
         len(e) for e in exclusions) else empty_exclusions()
     timings["build"] = time.perf_counter() - t
 
+    exclusion_counts = _exclusion_counts(resources["exclusions"])
     t = time.perf_counter()
     data_dir = out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     rows = {}
     for name in schema.resource_names():
-        table = schema.to_arrow(name, resources[name])
+        table = schema.to_arrow(name, resources.pop(name))  # the frame is not needed once it is Arrow
         schema.write_parquet(table, data_dir / f"{name}.parquet", name)
         rows[name] = table.num_rows
+        del table
     timings["write"] = time.perf_counter() - t
 
     report = {
@@ -93,7 +102,7 @@ def run(out_dir: Path = BUILD, skip_sources: set[str] = frozenset(), raw_paths: 
         "places": places.report,
         "steps": step_reports,
         "rows": rows,
-        "exclusions_by_reason": _exclusion_counts(resources["exclusions"]),
+        "exclusions_by_reason": exclusion_counts,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     (out_dir / "build_report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")

@@ -3,7 +3,10 @@
 A step is a module with two functions, in the order the build calls them:
 ``mentions(tables) -> DataFrame`` (the places its facts refer to, one row per mention) and
 ``build(tables, resolved) -> StepOutput`` (its resources joined on ``city_id``). Kept apart from
-``build.py`` so that steps never import the orchestrator that imports them.
+``build.py`` so that steps never import the orchestrator that imports them. A step may also
+have ``release_inputs(tables)``, which the build calls once places are resolved: a step that has
+already reduced its raw rows to what ``build`` needs hands the rows back (memory), marking the
+tables ``released``.
 """
 from __future__ import annotations
 

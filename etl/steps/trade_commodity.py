@@ -16,9 +16,9 @@ DOT3_MONTHLY, DOT3_ANNUAL = "bts_dot3_monthly", "bts_dot3_annual"
 COMMODITY_SOURCES = (DOT3_MONTHLY, DOT3_ANNUAL)
 EXTRA_KEYS = ("hs_chapter",)
 OUTPUT_DTYPES = {
-    "source_id": "string", "source_file": "string", "source_row": "string", "city_id": "string",
-    "geography_type": "string", "geography_code": "string", "geography_name": "string", "hs_chapter": "string",
-    "partner_country_iso3": "string", "flow": "string", "mode": "string", "period_start": "datetime64[ns]",
+    "source_id": "string[pyarrow]", "source_file": "string[pyarrow]", "source_row": "string[pyarrow]", "city_id": "string[pyarrow]",
+    "geography_type": "string[pyarrow]", "geography_code": "string[pyarrow]", "geography_name": "string[pyarrow]", "hs_chapter": "string[pyarrow]",
+    "partner_country_iso3": "string[pyarrow]", "flow": "string[pyarrow]", "mode": "string[pyarrow]", "period_start": "datetime64[ns]",
     "period_end": "datetime64[ns]", "year": "Int64", "value_usd": "Int64", "shipping_weight_kg": "Int64",
     "freight_charges_usd": "Int64", "suppressed": "bool", "rounded": "bool",
 }
@@ -29,8 +29,14 @@ def finish(rows: pd.DataFrame | None) -> pd.DataFrame:
     """Rows with city_id attached -> the resource: its columns, types and order."""
     if rows is None or rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in OUTPUT_DTYPES.items()})
-    rows = rows.assign(year=rows["period_start"].dt.year)
-    return rows[list(OUTPUT_DTYPES)].astype(OUTPUT_DTYPES).sort_values(SORT, ignore_index=True)
+    # column by column and in place: 700k rows, and each whole-frame copy of Python strings was ~150 MB
+    rows.drop(columns=[c for c in rows.columns if c not in OUTPUT_DTYPES], inplace=True)
+    rows["year"] = rows["period_start"].dt.year
+    for column, dtype in OUTPUT_DTYPES.items():
+        rows[column] = rows[column].astype(dtype)
+    rows = rows[list(OUTPUT_DTYPES)]
+    rows.sort_values(SORT, ignore_index=True, inplace=True)
+    return rows
 
 
 def chapters_resource() -> pd.DataFrame:

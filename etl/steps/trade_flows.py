@@ -37,7 +37,8 @@ import pyarrow.compute as pc
 from etl.steps import trade_commodity, trade_coverage
 from etl.steps.base import StepOutput
 from etl.paths import VOCAB
-from etl.sources.base import SourceError, SourceTable, default_source_file, empty_exclusions, make_exclusions
+from etl.sources.base import (SourceError, SourceTable, default_source_file, empty_exclusions, make_exclusions,
+                              release_memory)
 
 RESOURCE = "trade_flows"
 DOT1, SCHEDULE_D, TEXAS, ITA, CBSA = ("bts_dot1_201501", "bts_schedule_d", "bts_texas_ports",
@@ -515,6 +516,9 @@ def _plans(tables: dict[str, SourceTable]) -> dict[str, Plan]:
     key = tuple(sorted((k, id(v)) for k, v in tables.items()))
     if _last_plans and _last_plans[0][1] == key:
         return _last_plans[0][2]
+    released = sorted(k for k, v in tables.items() if v.released)
+    if released:  # their rows are gone: a new plan would be of nothing
+        raise RuntimeError(f"trade sources {released} were released after planning; plan them before release_inputs")
     plans = {TEXAS: _plan_texas(tables), **{sid: _plan_dot1(tables, sid) for sid in DOT1_SOURCES},
              **{sid: _plan_ita(tables, sid) for sid in ITA_SOURCES},
              **{sid: _plan_dot1(tables, sid, trade_commodity.EXTRA_KEYS) for sid in trade_commodity.COMMODITY_SOURCES}}
@@ -525,6 +529,18 @@ def _plans(tables: dict[str, SourceTable]) -> dict[str, Plan]:
 
 
 # --------------------------------------------------------------------------- step interface
+
+def release_inputs(tables: dict[str, SourceTable]) -> None:
+    """Once places are resolved, the plans hold all ``build`` needs of the BTS files (2.7 M raw
+    rows, ~380 MB as frames): hand those rows back before the resources are built and written."""
+    if not (_last_plans and _last_plans[0][1] == tuple(sorted((k, id(v)) for k, v in tables.items()))):
+        return  # not planned from these tables: nothing to hand back
+    for sid in (*DOT1_SOURCES, *trade_commodity.COMMODITY_SOURCES):
+        if sid in tables and not tables[sid].released:
+            tables[sid].data = tables[sid].data.iloc[:0]
+            tables[sid].released = True
+    release_memory()
+
 
 def mentions(tables: dict[str, SourceTable]) -> pd.DataFrame:
     """Port mentions (one per port code per BTS file) and metro mentions (one per ITA metro line)."""
@@ -575,9 +591,14 @@ def build(tables: dict[str, SourceTable], resolved: pd.DataFrame) -> StepOutput:
                                    "period_start"], ignore_index=True)
     else:
         flows = empty_trade_flows()
+    del frames
     frames = [p.rows for p in commodity_plans.values() if len(p.rows)]
     commodity = trade_commodity.finish(_with_city_ids(pd.concat(frames, ignore_index=True), resolved,
                                                       list(commodity_plans)) if frames else None)
+    del frames
+    for p in plans.values():  # their rows are in the resources now; the report needs only p.report
+        p.rows, p.mentions = p.rows.iloc[:0], p.mentions.iloc[:0]
+    release_memory()
     exclusions = [e for p in plans.values() for e in p.exclusions if len(e)]
     exclusions = pd.concat(exclusions, ignore_index=True) if exclusions else empty_exclusions()
     report = _report(tables, plans, flows, exclusions)
