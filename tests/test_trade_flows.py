@@ -494,3 +494,18 @@ def test_mirror_namesake_ports_resolved_by_their_coordinates(real):
     port = pd.concat([mentions[["code"]].reset_index(drop=True), ids.reset_index(drop=True)], axis=1)
     got = dict(zip(port["code"].astype(str), port["city_id"].astype(str)))
     assert got["0109"] == "gn4970938" and got["2408"] == "gn5490374"
+
+
+def test_released_inputs_give_the_same_resources_and_cannot_be_planned_again(result):
+    """The build hands the BTS rows back once planned (memory); the resources are the same, and
+    planning the released tables again fails instead of planning nothing."""
+    fresh = read_tables(SAMPLES)
+    mentions = step.mentions(fresh)
+    step.release_inputs(fresh)
+    released = [sid for sid, t in fresh.items() if t.released]
+    assert released and all(len(fresh[sid].data) == 0 for sid in released)
+    out = step.build(fresh, fake_resolved(mentions))
+    for name, frame in result[1].resources.items():
+        pd.testing.assert_frame_equal(out.resources[name], frame, check_dtype=False)
+    with pytest.raises(RuntimeError, match="released"):
+        step.mentions(fresh)  # the plans went with the build: the rows are gone
