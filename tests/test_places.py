@@ -245,7 +245,7 @@ def test_population_tells_namesakes_apart_without_coordinates(gaz):
             ("La Paz", "ARG", None, None, None, "city", 25808),         # Entre Ríos (24.7k), not Mendoza (9.6k)
             ("Santa Bárbara", "BRA", None, None, None, "city", 31604)]  # Minas Gerais 30k and Bahia 21k both fit
     df, r = _resolve(rows, gaz)
-    assert (r["geonames_id"].iat[0], r["method"].iat[0]) == (3853354, "exact_primary_population_match")
+    assert (r["geonames_id"].iat[0], r["method"].iat[0]) == (3853354, "exact_primary_population_namesake")
     assert r["status"].iat[1] == "ambiguous"
     assert r["geonames_id"].iat[2] == 3432079
     assert r["status"].iat[3] == "ambiguous"

@@ -84,7 +84,7 @@ place_type, population) is resolved once; gazetteer look-ups are hash look-ups, 
      the source's coordinates are off);
    - no coordinates: the best rank; several left -> the largest wins when it is a primary
      match with more than 10x the population of the next ("_population"), or the only one whose
-     population is within 2.5x of the one the source gives ("_population_match"), or all are within
+     population is within 2.5x of the one the source gives ("_population_namesake"), or all are within
      10 km of each other in the same admin1 (one place entered twice, "_cluster"); otherwise
      "ambiguous", never a guess; so is a unique alternate-name match that is a truncated word of
      the place's primary name ("Lund" -> Lundamo).
@@ -326,7 +326,7 @@ class _Ctx:
             ratio = pops / mpop
             fits = (pops > 0) & (ratio >= 1 / POP_MATCH) & (ratio <= POP_MATCH)
             if fits.sum() == 1:
-                return Pick("resolved", int(p2[fits][0]), TIER[best] + suffix + "_population_match", TIER_SCORE[best],
+                return Pick("resolved", int(p2[fits][0]), TIER[best] + suffix + "_population_namesake", TIER_SCORE[best],
                             n=n, cands=self._top(pos))
         # one place entered twice (a town and its village centre): all within CLUSTER_KM
         lead = p2[o[0]]
