@@ -145,10 +145,6 @@ PARENT_RADIUS_KM = 50.0      # district (or village of a merged municipality) vs
 _HEAD = re.compile(r" (?:am|an der|an den|im|in der|ob der|bei|upon|on|sur|sous|sul|sulla|nad|pod|na) ")
 
 
-def _isnan(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
 def _us_county(g: Gazetteer, base_norm: str, admin1: str | None) -> tuple[str | None, str | None]:
     c = g.us_counties
     names = {f"{base_norm} county", f"{base_norm} parish", f"{base_norm} borough", base_norm}
