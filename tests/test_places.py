@@ -259,6 +259,11 @@ def test_coordinates_of_a_namesake_abroad_are_dropped_not_trusted(gaz):
     assert r["geonames_id"].iat[0] == 2063523 and r["method"].iat[0].endswith("_coords_abroad")
     assert r["geonames_id"].iat[1] == 2509304 and r["method"].iat[1].endswith("_coords_abroad")
     assert r["method"].iat[2].endswith("_coords") and "abroad" not in r["method"].iat[2]
+    # a source whose points a distance limit checks (Wikidata) is never second-guessed
+    df["source_id"] = ["wikidata_twins_2017", "climactor_dec2022", "wikidata_twins_2017"]
+    r = resolve(df, gazetteer=gaz)
+    assert r["status"].iat[0] == "unresolved" and not r["coords_abroad"].iat[0]
+    assert r["method"].iat[1].endswith("_coords_abroad")
 
 
 def test_alternate_name_traps(gaz):

@@ -8,7 +8,8 @@ country are enough. A point is **abroad** when a gazetteer place lies within ``A
 it and no place of the stated country within ``OWN_KM``, neither of the point as given nor of
 the sign flips and swapped axes the resolver also tries (those are typing errors it corrects,
 not namesakes). A point in the sea or far from any place says nothing either way and is kept.
-Only mentions the resolver left unresolved with their coordinates are tested; for them the
+Only mentions the resolver left unresolved with their coordinates are tested, and never those of a
+source whose points a distance limit checks (``etl.places.distance``: Wikidata's are the place's); for them the
 resolver and the authority ladder go on without the point (method suffix ``_coords_abroad``),
 and ``cities`` takes the coordinates of the match.
 """

@@ -129,6 +129,7 @@ from etl.places.admin1 import US_TERRITORIES, admin1_code, us_state_codes
 from etl.places.abroad import SUFFIX as ABROAD_SUFFIX, is_abroad
 from etl.places.candidates import Out, _Ctx, _fill
 from etl.places.countries import iso2_to_iso3, resolve_country_field, territory_names
+from etl.places.distance import limits
 from etl.places.fast_path import _fast
 from etl.places.fuzzy import _fuzzy
 from etl.places.fuzzy import _strip_article, _tokens_agree  # noqa: F401  (re-exported for the tests)
@@ -469,7 +470,11 @@ def resolve(mentions: pd.DataFrame, country_dict_path=None, gazetteer: Gazetteer
             creg_l[i] if isinstance(creg_l[i], str) else None,
             None if math.isnan(la) else la, None if math.isnan(lo) else lo, ty or None,
             None if math.isnan(pops[i]) or pops[i] <= 0 else float(pops[i])))
-    abroad = _retry_abroad(ctx, outs, names_l, iso3_l, a1_l, cad_l, creg_l, ty_l, lats, lons, pops)
+    # a source whose points a distance limit checks (Wikidata) states where its place is: never dropped
+    trusted = np.zeros(len(dk), dtype=bool)
+    np.logical_or.at(trusted, codes, ~np.isnan(limits(col("source_id"))))
+    abroad = _retry_abroad(ctx, outs, names_l, iso3_l, a1_l, cad_l, creg_l, ty_l, np.where(trusted, np.nan, lats),
+                           lons, pops)
     lats, lons = np.where(abroad, np.nan, lats), np.where(abroad, np.nan, lons)
     t1 = time.perf_counter()
     _fuzzy(ctx, outs, lats, lons)
