@@ -517,17 +517,36 @@ def check_file_integrity(resource: dict, table: LoadedTable) -> list[CheckResult
     return results
 
 
-def check_package(descriptor: dict, basepath: Path, names: list[str] | None = None
+def _last_uses(resources: dict[str, dict], wanted: list[str]) -> dict[int, list[str]]:
+    """For each position in ``wanted``, the tables not needed after it (their own checks and
+    every foreign key that refers to them are done)."""
+    last: dict[str, int] = {}
+    for i, name in enumerate(wanted):
+        last[name] = i
+        for fk in resources[name]["schema"].get("foreignKeys", []):
+            ref = fk["reference"]["resource"]
+            if ref and ref in resources:
+                last[ref] = i
+    out: dict[int, list[str]] = {}
+    for name, i in last.items():
+        out.setdefault(i, []).append(name)
+    return out
+
+
+def check_package(descriptor: dict, basepath: Path, names: list[str] | None = None, keep_data: bool = True
                   ) -> tuple[list[CheckResult], dict[str, LoadedTable]]:
     """Every Table Schema check of every resource (or of ``names``) of ``descriptor``.
 
     Returns the results and the loaded tables (the Parquet ones carry their Arrow table, which
-    the expectations reuse instead of reading the files again).
+    the expectations reuse instead of reading the files again). ``keep_data=False`` (the release
+    check, which needs only row counts) drops each table's data once no check needs it any more,
+    so only a few tables are in memory at a time.
     """
     resources = {r["name"]: r for r in descriptor["resources"]}
     wanted = names or list(resources)
     results: list[CheckResult] = []
     tables: dict[str, LoadedTable] = {}
+    done_after = {} if keep_data else _last_uses(resources, wanted)
 
     def load(name: str) -> LoadedTable:
         if name not in tables:
@@ -535,19 +554,21 @@ def check_package(descriptor: dict, basepath: Path, names: list[str] | None = No
             results.extend(load_results)
         return tables[name]
 
-    for name in wanted:
+    for i, name in enumerate(wanted):
         res = resources[name]
         table = load(name)
-        if not table.readable:
-            continue
-        for fk in res["schema"].get("foreignKeys", []):
-            ref = fk["reference"]["resource"]
-            if ref and ref in resources:
-                load(ref)
-        results += check_file_integrity(res, table)
-        results += check_fields(res, table)
-        results += check_rows(res, table)
-        results += check_foreign_keys(res, table, tables)
+        if table.readable:
+            for fk in res["schema"].get("foreignKeys", []):
+                ref = fk["reference"]["resource"]
+                if ref and ref in resources:
+                    load(ref)
+            results += check_file_integrity(res, table)
+            results += check_fields(res, table)
+            results += check_rows(res, table)
+            results += check_foreign_keys(res, table, tables)
+        for done in done_after.get(i, ()):
+            if done in tables:
+                tables[done].columns, tables[done].arrow = {}, None
     order = {n: i for i, n in enumerate(resources)}
     results.sort(key=lambda r: order.get(r.resource, -1))
     return results, tables
