@@ -141,11 +141,12 @@ def build_database(release: Path, db_path: Path, descriptor: dict | None = None)
                 create, indexes = _table_ddl(res)
                 for stmt in create:
                     con.execute(stmt)
-                table = pq.read_table(release / res["path"])
-                placeholders = ", ".join("?" * table.num_columns)
-                for batch in table.to_batches(BATCH_ROWS):
+                parquet = pq.ParquetFile(release / res["path"])  # streamed: one batch in memory at a time
+                placeholders = ", ".join("?" * len(parquet.schema_arrow))
+                for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
                     con.executemany(f"INSERT INTO {_quote(res['name'])} VALUES ({placeholders})",
                                     zip(*_sqlite_columns(pa.Table.from_batches([batch]))))
+                parquet.close()
                 for stmt in indexes:  # after the rows: faster than maintaining them row by row
                     con.execute(stmt)
             con.commit()
