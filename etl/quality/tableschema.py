@@ -97,6 +97,74 @@ class LoadedTable:
             out[n] = pd.Series(values.to_pandas(), dtype=object if pa.types.is_string(col.values.type) else None)
         return pd.DataFrame(out)
 
+    def key_arrays(self, names: list[str]) -> list[pa.Array | None]:
+        """Key columns as Arrow, missing cells as null (None: the column is absent or unreadable)."""
+        out = []
+        for n in names:
+            col = self.columns.get(n)
+            if col is None or col.values is None:
+                out.append(None)
+                continue
+            bad = col.missing | col.type_error
+            out.append(pc.if_else(pa.array(bad), pa.nulls(self.num_rows, col.values.type), col.values)
+                       if bad.any() else col.values)
+        return out
+
+
+# Types whose equality Arrow's hashing and pandas' comparison agree on (floats are left to pandas:
+# it reads NaN as a missing value, Arrow as a value). Keys of other types take the pandas path.
+_CODED_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_date,
+                pa.types.is_boolean)
+
+
+def _row_codes(columns: list[pa.Array | None], n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """One int64 per row, equal exactly when the rows' key values are equal (null equals null, as
+    in pandas' ``duplicated``), and which rows are null in every column; None if a column's type is
+    not in ``_CODED_TYPES``."""
+    codes = np.zeros(n, np.int64)
+    all_null = np.ones(n, bool)
+    for arr in columns:
+        if arr is None:  # absent: null in every row, the same value everywhere
+            continue
+        if not any(is_type(arr.type) for is_type in _CODED_TYPES):
+            return None
+        encoded = pc.dictionary_encode(arr)
+        k = len(encoded.dictionary)
+        idx = encoded.indices.fill_null(k).to_numpy(zero_copy_only=False).astype(np.int64)
+        all_null &= idx == k
+        if n and int(codes.max()) >= (2 ** 62) // (k + 1):  # the next step could overflow: renumber
+            codes = np.unique(codes, return_inverse=True)[1].astype(np.int64)
+        codes = codes * (k + 1) + idx
+    return codes, all_null
+
+
+def _repeated(codes: np.ndarray) -> np.ndarray:
+    """True where a row's code occurred on an earlier row (pandas' ``duplicated(keep="first")``)."""
+    repeated = np.ones(len(codes), bool)
+    repeated[np.unique(codes, return_index=True)[1]] = False
+    return repeated
+
+
+def _joint_codes(mine: list[pa.Array | None], theirs: list[pa.Array | None], n_mine: int, n_theirs: int):
+    """``_row_codes`` over both tables' key columns at once (so codes compare across them), split
+    back per table; None if the columns' types differ or are not coded (the pandas path decides)."""
+    joint = []
+    for a, b in zip(mine, theirs):
+        if a is None and b is None:
+            joint.append(None)
+            continue
+        typ = (a if a is not None else b).type
+        a = a if a is not None else pa.nulls(n_mine, typ)
+        b = b if b is not None else pa.nulls(n_theirs, typ)
+        if a.type != b.type:
+            return None
+        joint.append(pa.concat_arrays([a, b]))
+    coded = _row_codes(joint, n_mine + n_theirs)
+    if coded is None:
+        return None
+    codes, all_null = coded
+    return codes[:n_mine], all_null[:n_mine], codes[n_mine:], all_null[n_mine:]
+
 
 def _fields(resource: dict) -> list[dict]:
     return resource["schema"]["fields"]
@@ -344,8 +412,10 @@ def check_fields(resource: dict, table: LoadedTable) -> list[CheckResult]:
             elif c == "unique":
                 if not value:
                     continue
-                keys = table.keys([n])[n]
-                bad = keys.duplicated(keep="first").to_numpy() & present
+                coded = _row_codes(table.key_arrays([n]), table.num_rows)
+                repeated = _repeated(coded[0]) if coded is not None else \
+                    table.keys([n])[n].duplicated(keep="first").to_numpy()
+                bad = repeated & present
                 results.append(_result(table, "unique", n, bad, "value is not unique", "unique-error", key))
                 continue
             else:
@@ -377,9 +447,14 @@ def check_rows(resource: dict, table: LoadedTable) -> list[CheckResult]:
         results.append(_result(table, "blank-row", "", blank, "every cell is missing", "blank-row", []))
     pk = primary_key(resource)
     if pk:
-        keys = table.keys(pk)
-        all_null = keys.isna().all(axis=1).to_numpy()
-        repeated = keys.duplicated(keep="first").to_numpy() & ~all_null
+        coded = _row_codes(table.key_arrays(pk), table.num_rows)
+        if coded is not None:
+            all_null = coded[1]
+            repeated = _repeated(coded[0]) & ~all_null
+        else:
+            keys = table.keys(pk)
+            all_null = keys.isna().all(axis=1).to_numpy()
+            repeated = keys.duplicated(keep="first").to_numpy() & ~all_null
         results.append(_result(table, "primary-key", ", ".join(pk), all_null | repeated,
                                f"primary key ({', '.join(pk)}) is repeated or all null", "primary-key", pk,
                                why="One row per key."))
@@ -400,14 +475,20 @@ def check_foreign_keys(resource: dict, table: LoadedTable, tables: dict[str, Loa
             results.append(CheckResult(SUITE, table.name, "foreign-key", target, ok=False, code="resource-error",
                                        message=f"referenced resource {ref_name!r} is missing or unreadable"))
             continue
-        mine = table.keys(fields)
-        theirs = other.keys(ref_fields)
-        theirs = theirs[~theirs.isna().all(axis=1)]
-        checked = ~mine.isna().all(axis=1).to_numpy()
-        if len(fields) == 1:
-            found = mine[fields[0]].isin(set(theirs[ref_fields[0]])).to_numpy()
+        joint = _joint_codes(table.key_arrays(fields), other.key_arrays(ref_fields), table.num_rows, other.num_rows)
+        if joint is not None:
+            mine_codes, mine_null, their_codes, their_null = joint
+            checked = ~mine_null
+            found = np.isin(mine_codes, their_codes[~their_null])
         else:
-            found = np.asarray(pd.MultiIndex.from_frame(mine).isin(pd.MultiIndex.from_frame(theirs)))
+            mine = table.keys(fields)
+            theirs = other.keys(ref_fields)
+            theirs = theirs[~theirs.isna().all(axis=1)]
+            checked = ~mine.isna().all(axis=1).to_numpy()
+            if len(fields) == 1:
+                found = mine[fields[0]].isin(set(theirs[ref_fields[0]])).to_numpy()
+            else:
+                found = np.asarray(pd.MultiIndex.from_frame(mine).isin(pd.MultiIndex.from_frame(theirs)))
         results.append(_result(table, "foreign-key", target, checked & ~found,
                                f"({target}) not found in {ref_name} ({', '.join(ref_fields)})", "foreign-key", pk,
                                why=f"Every {target} refers to a row of {ref_name}."))
@@ -436,17 +517,36 @@ def check_file_integrity(resource: dict, table: LoadedTable) -> list[CheckResult
     return results
 
 
-def check_package(descriptor: dict, basepath: Path, names: list[str] | None = None
+def _last_uses(resources: dict[str, dict], wanted: list[str]) -> dict[int, list[str]]:
+    """For each position in ``wanted``, the tables not needed after it (their own checks and
+    every foreign key that refers to them are done)."""
+    last: dict[str, int] = {}
+    for i, name in enumerate(wanted):
+        last[name] = i
+        for fk in resources[name]["schema"].get("foreignKeys", []):
+            ref = fk["reference"]["resource"]
+            if ref and ref in resources:
+                last[ref] = i
+    out: dict[int, list[str]] = {}
+    for name, i in last.items():
+        out.setdefault(i, []).append(name)
+    return out
+
+
+def check_package(descriptor: dict, basepath: Path, names: list[str] | None = None, keep_data: bool = True
                   ) -> tuple[list[CheckResult], dict[str, LoadedTable]]:
     """Every Table Schema check of every resource (or of ``names``) of ``descriptor``.
 
     Returns the results and the loaded tables (the Parquet ones carry their Arrow table, which
-    the expectations reuse instead of reading the files again).
+    the expectations reuse instead of reading the files again). ``keep_data=False`` (the release
+    check, which needs only row counts) drops each table's data once no check needs it any more,
+    so only a few tables are in memory at a time.
     """
     resources = {r["name"]: r for r in descriptor["resources"]}
     wanted = names or list(resources)
     results: list[CheckResult] = []
     tables: dict[str, LoadedTable] = {}
+    done_after = {} if keep_data else _last_uses(resources, wanted)
 
     def load(name: str) -> LoadedTable:
         if name not in tables:
@@ -454,19 +554,21 @@ def check_package(descriptor: dict, basepath: Path, names: list[str] | None = No
             results.extend(load_results)
         return tables[name]
 
-    for name in wanted:
+    for i, name in enumerate(wanted):
         res = resources[name]
         table = load(name)
-        if not table.readable:
-            continue
-        for fk in res["schema"].get("foreignKeys", []):
-            ref = fk["reference"]["resource"]
-            if ref and ref in resources:
-                load(ref)
-        results += check_file_integrity(res, table)
-        results += check_fields(res, table)
-        results += check_rows(res, table)
-        results += check_foreign_keys(res, table, tables)
+        if table.readable:
+            for fk in res["schema"].get("foreignKeys", []):
+                ref = fk["reference"]["resource"]
+                if ref and ref in resources:
+                    load(ref)
+            results += check_file_integrity(res, table)
+            results += check_fields(res, table)
+            results += check_rows(res, table)
+            results += check_foreign_keys(res, table, tables)
+        for done in done_after.get(i, ()):
+            if done in tables:
+                tables[done].columns, tables[done].arrow = {}, None
     order = {n: i for i, n in enumerate(resources)}
     results.sort(key=lambda r: order.get(r.resource, -1))
     return results, tables

@@ -265,11 +265,12 @@ def diff_releases(old_dir: Path | None, old_descriptor: dict | None, new_dir: Pa
         "initial_release": old_dir is None,
         "resources": {},
     }
-    new_tables = {n: _read(new_dir / "data" / f"{n}.parquet") for n in new_res}
-    if old_dir is None:
-        out["resources"] = {n: {"status": "new", "rows": int(len(t)), "fields": len(new_res[n]["schema"]["fields"])}
-                            for n, t in new_tables.items()}
+    if old_dir is None:  # nothing to compare: the row counts are in the Parquet footers
+        import pyarrow.parquet as pq
+        out["resources"] = {n: {"status": "new", "rows": int(pq.read_metadata(new_dir / "data" / f"{n}.parquet").num_rows),
+                                "fields": len(new_res[n]["schema"]["fields"])} for n in new_res}
         return out
+    new_tables = {n: _read(new_dir / "data" / f"{n}.parquet") for n in new_res}
     old_res = _release_resources(old_descriptor)
     old_tables = {n: _read(old_dir / "data" / f"{n}.parquet") for n in old_res
                   if (old_dir / "data" / f"{n}.parquet").exists()}

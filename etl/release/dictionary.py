@@ -10,6 +10,9 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from etl import schema
 
@@ -38,15 +41,45 @@ def examples(column: pd.Series) -> str:
     return ", ".join(_example(v) for v in values) if values else "—"
 
 
-def null_share(column: pd.Series) -> str:
-    if len(column) == 0:
-        return "—"
-    share = column.isna().mean()
+def _share(share: float) -> str:
     if share == 0:
         return "0%"
     if share == 1:
         return "100%"
     return "<0.1%" if share < 0.001 else (">99.9%" if share > 0.999 else f"{share:.1%}")
+
+
+def null_share(column: pd.Series) -> str:
+    if len(column) == 0:
+        return "—"
+    return _share(column.isna().mean())
+
+
+# Arrow versions of the two above for the data of a release (no pandas frame of every table):
+# the same values and text as pandas gives for the dtypes schema.read_parquet reads.
+
+def _float_values(col: pa.ChunkedArray) -> pd.Series:
+    """A float column as pandas float64 (cheap: no objects), so NaN is missing and -0.0 equals 0.0
+    exactly as pandas has them."""
+    return pd.Series(col.to_numpy(zero_copy_only=False), dtype="float64")
+
+
+def arrow_examples(col: pa.ChunkedArray) -> str:
+    """``examples`` of the column schema.read_parquet gives: the first distinct non-null values."""
+    if pa.types.is_floating(col.type):
+        return examples(_float_values(col))
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    values = pc.unique(col.drop_null())[:EXAMPLES].to_pylist()  # in order of first occurrence
+    return ", ".join(_example(v) for v in values) if values else "—"
+
+
+def arrow_null_share(col: pa.ChunkedArray) -> str:
+    if len(col) == 0:
+        return "—"
+    if pa.types.is_floating(col.type):
+        return null_share(_float_values(col))
+    return _share(col.null_count / len(col))
 
 
 def _number(v) -> str:
@@ -89,7 +122,7 @@ def _foreign_keys(resource: dict) -> dict[str, str]:
     return out
 
 
-def resource_section(resource: dict, frame: pd.DataFrame) -> list[str]:
+def resource_section(resource: dict, table: pa.Table) -> list[str]:
     name = resource["name"]
     pk = schema.primary_key(name)
     fks = _foreign_keys(resource)
@@ -97,15 +130,15 @@ def resource_section(resource: dict, frame: pd.DataFrame) -> list[str]:
     lines = [f"## `{name}` — {resource.get('title', name)}", ""]
     if resource.get("description"):
         lines += [resource["description"], ""]
-    lines += [f"Files: `data/{name}.parquet`, `data/{name}.csv`. Rows: {len(frame):,}. "
+    lines += [f"Files: `data/{name}.parquet`, `data/{name}.csv`. Rows: {table.num_rows:,}. "
               f"Primary key: {', '.join(f'`{k}`' for k in pk) or 'none'}.", "",
               "| field | type | pandas dtype | unit | description | allowed values | examples | null share |",
               "|---|---|---|---|---|---|---|---:|"]
     for f in resource["schema"]["fields"]:
-        col = frame[f["name"]]
+        col = table.column(f["name"])
         lines.append("| " + " | ".join([
             f"`{f['name']}`", f["type"], dtypes[f["name"]], _cell(f.get("unit", "")) or "—",
-            _cell(f.get("description", "")) or "—", allowed(f, pk, fks), examples(col), null_share(col),
+            _cell(f.get("description", "")) or "—", allowed(f, pk, fks), arrow_examples(col), arrow_null_share(col),
         ]) + " |")
     return lines + [""]
 
@@ -121,8 +154,7 @@ def render(descriptor: dict, data_dir: Path) -> str:
              "`data/city_commitments.sqlite`.", ""]
     lines += ["Resources: " + ", ".join(f"`{r['name']}`" for r in descriptor["resources"]) + ".", ""]
     for res in descriptor["resources"]:
-        frame = schema.read_parquet(data_dir / f"{res['name']}.parquet")
-        lines += resource_section(res, frame)
+        lines += resource_section(res, pq.read_table(data_dir / f"{res['name']}.parquet"))
     sources = descriptor.get("sources", [])
     if sources:
         lines += ["## Sources (`source_id`)", "", "| source_id | title | publisher | licence |", "|---|---|---|---|"]

@@ -46,7 +46,26 @@ def _svg(fig) -> str:
     return text[text.index("<svg"):]
 
 
+# While ``render`` runs: what the charts read and derive, by key, so that each input is read
+# (and each shared figure computed) once per page. None outside ``render``: no stale frames.
+_memo: dict | None = None
+
+
+def _memoized(key, compute):
+    if _memo is None:
+        return compute()
+    if key not in _memo:
+        _memo[key] = compute()
+    return _memo[key]
+
+
 def _read(data: Path, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A release table (``columns`` of it) as pandas; the charts never modify what they read."""
+    return _memoized(("read", data, name, tuple(columns) if columns is not None else None),
+                     lambda: _read_parquet(data, name, columns))
+
+
+def _read_parquet(data: Path, name: str, columns: list[str] | None) -> pd.DataFrame:
     path = data / f"{name}.parquet"
     if not path.exists():
         raise Missing(f"resource `{name}` is not in this release")
@@ -59,6 +78,10 @@ def _read(data: Path, name: str, columns: list[str] | None = None) -> pd.DataFra
 
 
 def _names(data: Path) -> pd.Series:
+    return _memoized(("names", data), lambda: _place_labels(data))
+
+
+def _place_labels(data: Path) -> pd.Series:
     c = _read(data, "cities", ["city_id", "name", "admin1", "country_iso3"])
     # US places by state ("Laredo, TX"); elsewhere admin1 codes are opaque numbers, so the country.
     where = c["admin1"].astype("string").where(c["country_iso3"] == "USA", c["country_iso3"].astype("string"))
@@ -168,6 +191,10 @@ def pledges_by(data: Path, by: str) -> dict:
 
 
 def partnership_tops(data: Path) -> dict:
+    return _memoized(("partnership_tops", data), lambda: _partnership_tops(data))
+
+
+def _partnership_tops(data: Path) -> dict:
     p = _read(data, "partnerships", ["city_a_id", "city_b_id"]).astype(str)
     c = _read(data, "cities", ["city_id", "country_iso3"]).astype(str)
     iso = c.set_index("city_id")["country_iso3"]
@@ -387,6 +414,15 @@ def _missing(cid: str, title: str, why_html: str) -> str:
 
 
 def render(stage: Path, version: str) -> str:
+    global _memo
+    _memo = {}
+    try:
+        return _render(stage, version)
+    finally:
+        _memo = None
+
+
+def _render(stage: Path, version: str) -> str:
     from etl import schema
     sources = {s.get("id", s.get("name")): s.get("title", s.get("id", s.get("name")))
                for s in schema.descriptor().get("sources", [])}
