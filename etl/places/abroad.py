@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import math
 
+from etl.places.candidates import typing_fixes
+
 ABROAD_KM = 25.0   # the nearest place this close is of another country ...
 OWN_KM = 60.0      # ... and no place of the stated country is this close
 SUFFIX = "_coords_abroad"
 
 
 def variants(lat: float, lon: float) -> list[tuple[float, float]]:
-    """The point and the typing errors the resolver corrects (sign flips, swapped axes)."""
-    out = [(lat, lon), (lat, -lon), (-lat, lon), (lon, lat)]
-    return [(a, b) for a, b in out if abs(a) <= 90 and abs(b) <= 180]
+    """The point and the typing errors the resolver corrects (``candidates.typing_fixes``)."""
+    return [(a, b) for a, b in [(lat, lon), *typing_fixes(lat, lon)] if abs(a) <= 90 and abs(b) <= 180]
 
 
 def is_abroad(gazetteer, lat: float, lon: float, iso2: str | None, countries: set[str]) -> bool:

@@ -34,6 +34,12 @@ TIER = {0: "exact_primary", 1: "normalised_primary", 2: "exact_alternate", 3: "n
 TIER_SCORE = {0: 100.0, 1: 97.0, 2: 95.0, 3: 92.0}
 
 
+
+def typing_fixes(lat: float, lon: float) -> list[tuple[float, float]]:
+    """What a hand-made list's point may be once its typing error is undone: a sign flipped,
+    the axes swapped (tried when the point as given reaches no candidate)."""
+    return [(lat, -lon), (-lat, lon), (lon, lat)]
+
 @dataclass
 class Pick:
     status: str                      # resolved | ambiguous | none
@@ -137,7 +143,7 @@ class _Ctx:
                 reach = np.full(len(pos), radius)
             tries = [("", lat, lon)]
             if radius is None:  # sign errors and swapped axes, common in hand-made lists
-                tries += [("_fixed", lat, -lon), ("_fixed", -lat, lon), ("_fixed", lon, lat)]
+                tries += [("_fixed", a, b) for a, b in typing_fixes(lat, lon)]
             d0 = None
             for tag, la, lo in tries:
                 if abs(la) > 90:

@@ -158,8 +158,8 @@ def wikidata_points(twin: pd.DataFrame, tables: dict[str, SourceTable]) -> pd.Da
     norm = lambda v: normalise_many(pd.Series(v, dtype=object).astype(object).to_numpy(dtype=object))
     a, b = norm(d["origin_name"]), norm(d["partner_name"])
     ai, bi = d["origin_iso3"].astype(object).to_numpy(), d["partner_iso3"].astype(object).to_numpy()
-    alat, alon = d["origin_lat"].to_numpy(dtype=float, na_value=np.nan), d["origin_lon"].to_numpy(dtype=float, na_value=np.nan)
-    blat, blon = d["partner_lat"].to_numpy(dtype=float, na_value=np.nan), d["partner_lon"].to_numpy(dtype=float, na_value=np.nan)
+    alat, alon, blat, blon = (d[c].to_numpy(dtype=float, na_value=np.nan)
+                              for c in ("origin_lat", "origin_lon", "partner_lat", "partner_lon"))
     # each stated pair both ways round: (name, country) of one side, of the other, and their points
     pairs = pd.DataFrame({"n1": np.r_[a, b], "c1": np.r_[ai, bi], "n2": np.r_[b, a], "c2": np.r_[bi, ai],
                           "lat1": np.r_[alat, blat], "lon1": np.r_[alon, blon],
@@ -174,10 +174,8 @@ def wikidata_points(twin: pd.DataFrame, tables: dict[str, SourceTable]) -> pd.Da
     hit = rows.merge(pairs, on=key, how="left", validate="many_to_one")
     lat = np.column_stack([hit["lat1"].to_numpy(dtype=float), hit["lat2"].to_numpy(dtype=float)]).ravel()
     lon = np.column_stack([hit["lon1"].to_numpy(dtype=float), hit["lon2"].to_numpy(dtype=float)]).ravel()
-    out = twin.copy()
-    out["latitude"] = pd.array(lat, dtype="Float64").fillna(out["latitude"]) if "latitude" in out else pd.array(lat, dtype="Float64")
-    out["longitude"] = pd.array(lon, dtype="Float64").fillna(out["longitude"]) if "longitude" in out else pd.array(lon, dtype="Float64")
-    return out
+    return twin.assign(latitude=pd.array(lat, dtype="Float64").fillna(twin["latitude"]),
+                       longitude=pd.array(lon, dtype="Float64").fillna(twin["longitude"]))
 
 
 def _missing(dtype: str, n: int) -> pd.api.extensions.ExtensionArray:

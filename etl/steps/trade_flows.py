@@ -511,9 +511,14 @@ def _plan_ita(tables: dict[str, SourceTable], source_id: str = ITA) -> Plan | No
 _last_plans: list = []  # [(tables, key, plans)]: the build calls mentions() then build() on one dict
 
 
+def _tables_key(tables: dict[str, SourceTable]) -> tuple:
+    """The cache key of a set of tables: the same objects give the same key."""
+    return tuple(sorted((k, id(v)) for k, v in tables.items()))
+
+
 def _plans(tables: dict[str, SourceTable]) -> dict[str, Plan]:
     """Plan every trade source once per set of tables (the same objects -> the cached plan)."""
-    key = tuple(sorted((k, id(v)) for k, v in tables.items()))
+    key = _tables_key(tables)
     if _last_plans and _last_plans[0][1] == key:
         return _last_plans[0][2]
     released = sorted(k for k, v in tables.items() if v.released)
@@ -533,7 +538,7 @@ def _plans(tables: dict[str, SourceTable]) -> dict[str, Plan]:
 def release_inputs(tables: dict[str, SourceTable]) -> None:
     """Once places are resolved, the plans hold all ``build`` needs of the BTS files (2.7 M raw
     rows, ~380 MB as frames): hand those rows back before the resources are built and written."""
-    if not (_last_plans and _last_plans[0][1] == tuple(sorted((k, id(v)) for k, v in tables.items()))):
+    if not (_last_plans and _last_plans[0][1] == _tables_key(tables)):
         return  # not planned from these tables: nothing to hand back
     for sid in (*DOT1_SOURCES, *trade_commodity.COMMODITY_SOURCES):
         if sid in tables and not tables[sid].released:
